@@ -1,0 +1,111 @@
+"""Mergeable partial aggregates: the algebra shared by rollups, raw scans and brute force.
+
+A :class:`Partial` summarises any set of events for one meter. Partials of disjoint event sets
+merge associatively, which is what lets hour/day rollups stand in for raw events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..events.values import to_decimal, to_text
+from .model import Meter
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Partial:
+    events: int = 0  # events that matched the meter's name and filter
+    n: int = 0  # numeric values aggregated
+    sum: Decimal = ZERO
+    min: Decimal | None = None
+    max: Decimal | None = None
+    last_ts: int = -1
+    last_seq: int = -1
+    last_value: Decimal | None = None
+    rejected: int = 0  # matched events whose property was missing or not numeric
+    distinct: set[str] | None = field(default=None)
+
+    def add_value(self, d: Decimal, ts: int, seq: int) -> None:
+        self.n += 1
+        self.sum += d
+        if self.min is None or d < self.min:
+            self.min = d
+        if self.max is None or d > self.max:
+            self.max = d
+        if (ts, seq) >= (self.last_ts, self.last_seq):
+            self.last_ts, self.last_seq, self.last_value = ts, seq, d
+
+    def add_event(self, meter: Meter, metadata: dict, ts: int, seq: int) -> None:
+        """Fold one event that already matched ``meter`` (name and filter)."""
+        self.events += 1
+        agg = meter.aggregation
+        if agg == "count":
+            return
+        raw = metadata.get(meter.key)
+        if agg == "unique_count":
+            if raw is None:
+                self.rejected += 1
+            else:
+                if self.distinct is None:
+                    self.distinct = set()
+                self.distinct.add(to_text(raw))
+            return
+        d = to_decimal(raw)
+        if d is None:
+            self.rejected += 1
+        else:
+            self.add_value(d, ts, seq)
+
+    def merge(self, other: "Partial") -> "Partial":
+        self.events += other.events
+        self.rejected += other.rejected
+        if other.n:
+            self.n += other.n
+            self.sum += other.sum
+            if self.min is None or (other.min is not None and other.min < self.min):
+                self.min = other.min
+            if self.max is None or (other.max is not None and other.max > self.max):
+                self.max = other.max
+            if (other.last_ts, other.last_seq) >= (self.last_ts, self.last_seq):
+                self.last_ts, self.last_seq, self.last_value = other.last_ts, other.last_seq, other.last_value
+        if other.distinct:
+            if self.distinct is None:
+                self.distinct = set()
+            self.distinct |= other.distinct
+        return self
+
+    def value(self, aggregation: str) -> Decimal | None:
+        """The meter value; ``None`` where the aggregation has no value over an empty set."""
+        if aggregation == "count":
+            return Decimal(self.events)
+        if aggregation == "sum":
+            return self.sum
+        if aggregation == "unique_count":
+            return Decimal(len(self.distinct or ()))
+        if self.n == 0:
+            return None
+        if aggregation == "max":
+            return self.max
+        if aggregation == "min":
+            return self.min
+        if aggregation == "last":
+            return self.last_value
+        if aggregation == "avg":
+            return self.sum / self.n
+        raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+def matches(meter: Meter, event_name: str, metadata: dict) -> bool:
+    return event_name == meter.event_name and meter.predicate(metadata)
+
+
+def brute_force(meter: Meter, events) -> Partial:
+    """Reference aggregation over ``(event_name, metadata, ts, seq)`` tuples (for tests and audits)."""
+    p = Partial()
+    for name, metadata, ts, seq in events:
+        if matches(meter, name, metadata):
+            p.add_event(meter, metadata, ts, seq)
+    return p

@@ -1,0 +1,98 @@
+"""Meter definitions: what a meter aggregates, over which property, with which filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ValidationError
+from .filters import Predicate, compile_filter, parse_filter
+
+AGGREGATIONS = ("count", "sum", "max", "min", "avg", "last", "unique_count")
+#: Aggregations that read a numeric property (non-numeric values are rejected, not crashed on).
+NUMERIC_AGGREGATIONS = ("sum", "max", "min", "avg", "last")
+MAX_NAME_LEN = 255
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSpec:
+    """A meter definition as a client asks for it (immutable once created)."""
+
+    name: str
+    event_name: str
+    aggregation: str
+    aggregation_key: str | None
+    measurement_unit: str
+    description: str | None = None
+    filter: dict | None = None
+
+
+@dataclass(slots=True)
+class Meter:
+    id: str
+    environment: str
+    spec: MeterSpec
+    archived: bool
+    created_us: int
+    updated_us: int
+    _predicate: Predicate | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def predicate(self) -> Predicate:
+        if self._predicate is None:
+            self._predicate = compile_filter(self.spec.filter)
+        return self._predicate
+
+    @property
+    def event_name(self) -> str:
+        return self.spec.event_name
+
+    @property
+    def aggregation(self) -> str:
+        return self.spec.aggregation
+
+    @property
+    def key(self) -> str | None:
+        return self.spec.aggregation_key
+
+
+def _text(raw: dict, key: str, required: bool = True, max_len: int = MAX_NAME_LEN) -> str | None:
+    value = raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{key} is required and must be a non-empty string", key)
+    if len(value) > max_len:
+        raise ValidationError(f"{key} is longer than {max_len} characters", key)
+    return value
+
+
+def parse_meter_spec(raw: Any) -> MeterSpec:
+    """Validate a meter definition; accepts Dodo's ``aggregation: {type, key}`` shape."""
+    if not isinstance(raw, dict):
+        raise ValidationError("meter definition must be an object", "body")
+    agg = raw.get("aggregation")
+    if isinstance(agg, str):
+        agg = {"type": agg, "key": raw.get("aggregation_key")}
+    if not isinstance(agg, dict):
+        raise ValidationError("aggregation must be an object like {'type': 'sum', 'key': 'tokens'}", "aggregation")
+    agg_type = str(agg.get("type", "")).lower()
+    if agg_type not in AGGREGATIONS:
+        raise ValidationError(f"aggregation.type must be one of {', '.join(AGGREGATIONS)}", "aggregation.type")
+    key = agg.get("key")
+    if agg_type == "count":
+        key = key or None
+    elif not isinstance(key, str) or not key:
+        raise ValidationError(f"aggregation.key (the metadata property) is required for '{agg_type}'", "aggregation.key")
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ValidationError("description must be a string", "description")
+    return MeterSpec(
+        name=_text(raw, "name"),
+        event_name=_text(raw, "event_name"),
+        aggregation=agg_type,
+        aggregation_key=key,
+        measurement_unit=_text(raw, "measurement_unit", required=False, max_len=64) or "units",
+        description=description,
+        filter=parse_filter(raw.get("filter")),
+    )

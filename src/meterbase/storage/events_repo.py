@@ -1,0 +1,167 @@
+"""Event persistence: idempotent batch insert (duplicates vs conflicts), lookup and listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import and_, or_, select
+
+from ..events.model import Event
+from .schema import events as t
+from .upsert import insert
+
+
+@dataclass
+class IngestResult:
+    ingested: int = 0
+    duplicates: list[str] = field(default_factory=list)  # same id, same content: ignored
+    conflicts: list[str] = field(default_factory=list)  # same id, different content: ignored, reported
+    new_events: list[tuple[int, Event]] = field(default_factory=list)  # (seq, event) actually stored
+
+    def to_dict(self) -> dict:
+        return {
+            "ingested_count": self.ingested,
+            "duplicate_count": len(self.duplicates),
+            "duplicates": self.duplicates,
+            "conflict_count": len(self.conflicts),
+            "conflicts": self.conflicts,
+        }
+
+
+def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> IngestResult:
+    """Insert new events; report replays. Runs inside the caller's write transaction."""
+    result = IngestResult()
+    first: dict[str, Event] = {}
+    for ev in batch:
+        seen = first.get(ev.event_id)
+        if seen is None:
+            first[ev.event_id] = ev
+        elif seen.fingerprint == ev.fingerprint:
+            result.duplicates.append(ev.event_id)
+        else:
+            result.conflicts.append(ev.event_id)
+    if not first:
+        return result
+    rows = [
+        {
+            "environment": environment,
+            "event_id": ev.event_id,
+            "customer_id": ev.customer_id,
+            "event_name": ev.event_name,
+            "ts": ev.ts_us,
+            "metadata": orjson.dumps(ev.metadata).decode(),
+            "fingerprint": ev.fingerprint,
+            "ingested_at": now_us,
+        }
+        for ev in first.values()
+    ]
+    stmt = insert(conn, t).on_conflict_do_nothing(index_elements=["environment", "event_id"]).returning(t.c.seq, t.c.event_id)
+    inserted = {}
+    for chunk_start in range(0, len(rows), 500):
+        for seq, event_id in conn.execute(stmt, rows[chunk_start:chunk_start + 500]):
+            inserted[event_id] = seq
+    result.ingested = len(inserted)
+    result.new_events = sorted(((seq, first[eid]) for eid, seq in inserted.items()), key=lambda p: p[0])
+    replayed = [eid for eid in first if eid not in inserted]
+    if replayed:
+        existing = dict(
+            conn.execute(
+                select(t.c.event_id, t.c.fingerprint).where(t.c.environment == environment, t.c.event_id.in_(replayed))
+            ).all()
+        )
+        for eid in replayed:
+            (result.duplicates if existing.get(eid) == first[eid].fingerprint else result.conflicts).append(eid)
+    return result
+
+
+def row_to_dict(row) -> dict:
+    return {
+        "seq": row.seq,
+        "event_id": row.event_id,
+        "customer_id": row.customer_id,
+        "event_name": row.event_name,
+        "ts": row.ts,
+        "metadata": orjson.loads(row.metadata),
+        "ingested_at": row.ingested_at,
+    }
+
+
+def get_event(conn, environment: str, event_id: str) -> dict | None:
+    row = conn.execute(select(t).where(t.c.environment == environment, t.c.event_id == event_id)).first()
+    return row_to_dict(row) if row else None
+
+
+def _filters(environment, customer_id, event_name, start, end):
+    conds = [t.c.environment == environment]
+    if customer_id:
+        conds.append(t.c.customer_id == customer_id)
+    if event_name:
+        conds.append(t.c.event_name == event_name)
+    if start is not None:
+        conds.append(t.c.ts >= start)
+    if end is not None:
+        conds.append(t.c.ts < end)
+    return conds
+
+
+def list_events(
+    conn,
+    environment: str,
+    *,
+    customer_id: str | None = None,
+    event_name: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    after: tuple[int, int] | None = None,
+    limit: int = 100,
+    predicate=None,
+    offset: int = 0,
+) -> list[dict]:
+    """Newest first, keyset-paginated on ``(ts, seq)``; ``predicate`` filters metadata in Python."""
+    conds = _filters(environment, customer_id, event_name, start, end)
+    if after is not None:
+        ts, seq = after
+        conds.append(or_(t.c.ts < ts, and_(t.c.ts == ts, t.c.seq < seq)))
+    q = select(t).where(*conds).order_by(t.c.ts.desc(), t.c.seq.desc())
+    if predicate is None:
+        return [row_to_dict(r) for r in conn.execute(q.offset(offset).limit(limit))]
+    out: list[dict] = []
+    skipped = 0
+    for r in conn.execute(q.execution_options(yield_per=1000)):
+        d = row_to_dict(r)
+        if not predicate(d["metadata"]):
+            continue
+        if skipped < offset:
+            skipped += 1
+            continue
+        out.append(d)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def count_events(conn, environment: str) -> int:
+    from sqlalchemy import func
+
+    return conn.execute(select(func.count()).select_from(t).where(t.c.environment == environment)).scalar_one()
+
+
+def scan(conn, environment: str, event_name: str, start: int, end: int, customer_id: str | None = None):
+    """Yield ``(seq, customer_id, ts, metadata_dict)`` for one event name in ``[start, end)``."""
+    conds = _filters(environment, customer_id, event_name, start, end)
+    q = select(t.c.seq, t.c.customer_id, t.c.ts, t.c.metadata).where(*conds).execution_options(yield_per=5000)
+    loads = orjson.loads
+    for seq, cust, ts, meta in conn.execute(q):
+        yield seq, cust, ts, loads(meta)
+
+
+def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: int) -> list[tuple]:
+    """One chunk of ``(seq, customer_id, ts, metadata_dict)`` in storage order, after ``after_seq``."""
+    q = (
+        select(t.c.seq, t.c.customer_id, t.c.ts, t.c.metadata)
+        .where(t.c.environment == environment, t.c.event_name == event_name, t.c.seq > after_seq)
+        .order_by(t.c.seq)
+        .limit(limit)
+    )
+    return [(seq, cust, ts, orjson.loads(meta)) for seq, cust, ts, meta in conn.execute(q)]

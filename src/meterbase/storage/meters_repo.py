@@ -1,0 +1,96 @@
+"""Meter definitions: create (with rollup backfill), read, list, archive."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import select, update
+
+from ..errors import NotFound
+from ..ids import new_id
+from ..meters.model import Meter, MeterSpec
+from .schema import meters as t
+
+
+def _from_row(row) -> Meter:
+    spec = MeterSpec(
+        name=row.name,
+        event_name=row.event_name,
+        aggregation=row.aggregation,
+        aggregation_key=row.aggregation_key,
+        measurement_unit=row.measurement_unit,
+        description=row.description,
+        filter=orjson.loads(row.filter) if row.filter else None,
+    )
+    return Meter(
+        id=row.id,
+        environment=row.environment,
+        spec=spec,
+        archived=bool(row.archived),
+        created_us=row.created_at,
+        updated_us=row.updated_at,
+    )
+
+
+def insert_meter(conn, environment: str, spec: MeterSpec, now_us: int) -> Meter:
+    meter_id = new_id("mtr")
+    conn.execute(
+        t.insert().values(
+            id=meter_id,
+            environment=environment,
+            name=spec.name,
+            description=spec.description,
+            event_name=spec.event_name,
+            aggregation=spec.aggregation,
+            aggregation_key=spec.aggregation_key,
+            measurement_unit=spec.measurement_unit,
+            filter=orjson.dumps(spec.filter).decode() if spec.filter else None,
+            archived=False,
+            created_at=now_us,
+            updated_at=now_us,
+        )
+    )
+    return Meter(id=meter_id, environment=environment, spec=spec, archived=False, created_us=now_us, updated_us=now_us)
+
+
+def get_meter(conn, environment: str, meter_id: str) -> Meter:
+    row = conn.execute(select(t).where(t.c.environment == environment, t.c.id == meter_id)).first()
+    if row is None:
+        raise NotFound(f"meter {meter_id!r} not found", "meter_id")
+    return _from_row(row)
+
+
+def list_meters(conn, environment: str, archived: bool | None = False, limit: int = 100, offset: int = 0) -> list[Meter]:
+    q = select(t).where(t.c.environment == environment)
+    if archived is not None:
+        q = q.where(t.c.archived == archived)
+    q = q.order_by(t.c.created_at.desc(), t.c.id).offset(offset).limit(limit)
+    return [_from_row(r) for r in conn.execute(q)]
+
+
+def meters_for_events(conn, environment: str, event_names: set[str]) -> dict[str, list[Meter]]:
+    """Every meter (archived too: unarchiving must not lose usage) keyed by event name."""
+    out: dict[str, list[Meter]] = {}
+    if not event_names:
+        return out
+    for row in conn.execute(select(t).where(t.c.environment == environment, t.c.event_name.in_(sorted(event_names)))):
+        m = _from_row(row)
+        out.setdefault(m.event_name, []).append(m)
+    return out
+
+
+def set_archived(conn, environment: str, meter_id: str, archived: bool, now_us: int) -> Meter:
+    res = conn.execute(
+        update(t).where(t.c.environment == environment, t.c.id == meter_id).values(archived=archived, updated_at=now_us)
+    )
+    if res.rowcount == 0:
+        raise NotFound(f"meter {meter_id!r} not found", "meter_id")
+    return get_meter(conn, environment, meter_id)
+
+
+def update_meter_labels(conn, environment: str, meter_id: str, changes: dict, now_us: int) -> Meter:
+    """Only labels (name, description, unit) change: the definition stays immutable."""
+    allowed = {k: v for k, v in changes.items() if k in ("name", "description", "measurement_unit")}
+    get_meter(conn, environment, meter_id)
+    if allowed:
+        conn.execute(update(t).where(t.c.environment == environment, t.c.id == meter_id).values(**allowed, updated_at=now_us))
+    return get_meter(conn, environment, meter_id)

@@ -1,0 +1,140 @@
+"""The Store: one object the API, CLI and SDK use to reach the database.
+
+It owns transactions (what must commit together does), and turns the pure core's validated
+values into rows. Every method takes the environment (``test_mode``/``live_mode``) explicitly.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy.engine import Connection
+
+from ..errors import ValidationError
+from ..events.model import Event
+from ..events.validate import validate_batch
+from ..meters.model import Meter, parse_meter_spec
+from ..timeutil import Clock, now_us, system_clock
+from . import events_repo, keys_repo, meters_repo, rollups, usage
+from .engine import make_engines
+from .schema import metadata
+
+
+class Store:
+    def __init__(self, url: str | None = None, clock: Clock = system_clock):
+        self.write_engine, self.read_engine = make_engines(url)
+        self.url = str(self.write_engine.url)
+        self.clock = clock
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def init_schema(self) -> None:
+        metadata.create_all(self.write_engine)
+
+    def now(self) -> int:
+        return now_us(self.clock)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.write_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.read_engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+    # -- events -------------------------------------------------------------------------------
+    def ingest(self, environment: str, raw_events: Any) -> events_repo.IngestResult:
+        """Validate a whole batch, then store it and update rollups in one transaction."""
+        return self.ingest_events(environment, validate_batch(raw_events, self.now()))
+
+    def ingest_events(self, environment: str, batch: list[Event]) -> events_repo.IngestResult:
+        with self.write() as conn:
+            result = events_repo.insert_events(conn, environment, batch, self.now())
+            if result.new_events:
+                names = {e.event_name for _, e in result.new_events}
+                rollups.apply_events(conn, meters_repo.meters_for_events(conn, environment, names), result.new_events)
+        return result
+
+    def get_event(self, environment: str, event_id: str) -> dict | None:
+        with self.read() as conn:
+            return events_repo.get_event(conn, environment, event_id)
+
+    def list_events(self, environment: str, **kw) -> list[dict]:
+        with self.read() as conn:
+            return events_repo.list_events(conn, environment, **kw)
+
+    def count_events(self, environment: str) -> int:
+        with self.read() as conn:
+            return events_repo.count_events(conn, environment)
+
+    # -- meters -------------------------------------------------------------------------------
+    def create_meter(self, environment: str, raw: Any) -> Meter:
+        spec = parse_meter_spec(raw)
+        with self.write() as conn:
+            meter = meters_repo.insert_meter(conn, environment, spec, self.now())
+            rollups.backfill(conn, meter)
+        return meter
+
+    def get_meter(self, environment: str, meter_id: str) -> Meter:
+        with self.read() as conn:
+            return meters_repo.get_meter(conn, environment, meter_id)
+
+    def list_meters(self, environment: str, archived: bool | None = False, limit: int = 100, offset: int = 0) -> list[Meter]:
+        with self.read() as conn:
+            return meters_repo.list_meters(conn, environment, archived, limit, offset)
+
+    def set_archived(self, environment: str, meter_id: str, archived: bool) -> Meter:
+        with self.write() as conn:
+            return meters_repo.set_archived(conn, environment, meter_id, archived, self.now())
+
+    def update_meter(self, environment: str, meter_id: str, changes: dict) -> Meter:
+        with self.write() as conn:
+            return meters_repo.update_meter_labels(conn, environment, meter_id, changes, self.now())
+
+    # -- usage --------------------------------------------------------------------------------
+    def usage(
+        self,
+        environment: str,
+        meter_id: str,
+        start: int,
+        end: int,
+        window: str = "day",
+        tz: str = "UTC",
+        customer_id: str | None = None,
+        group_by: list[str] | None = None,
+    ) -> usage.UsageResult:
+        if group_by and len(group_by) > usage.MAX_GROUP_KEYS:
+            raise ValidationError(f"group by at most {usage.MAX_GROUP_KEYS} metadata keys", "group_by")
+        with self.read() as conn:
+            meter = meters_repo.get_meter(conn, environment, meter_id)
+            return usage.query_usage(conn, meter, start, end, window, tz, customer_id, group_by)
+
+    # -- keys ---------------------------------------------------------------------------------
+    def create_key(self, name: str, environment: str, read_only: bool = False) -> tuple[str, keys_repo.ApiKey]:
+        with self.write() as conn:
+            return keys_repo.create_key(conn, name, environment, self.now(), read_only)
+
+    def find_key(self, token: str) -> keys_repo.ApiKey | None:
+        with self.read() as conn:
+            return keys_repo.find_key(conn, token)
+
+    def list_keys(self) -> list[keys_repo.ApiKey]:
+        with self.read() as conn:
+            return keys_repo.list_keys(conn)
+
+    def revoke_key(self, key_id: str) -> None:
+        with self.write() as conn:
+            keys_repo.revoke_key(conn, key_id, self.now())
+
+
+def open_store(url: str | None = None, clock: Clock = system_clock) -> Store:
+    store = Store(url, clock)
+    store.init_schema()
+    return store
