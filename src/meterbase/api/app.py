@@ -1,0 +1,39 @@
+"""Application factory: wires settings, the store, error handlers and routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import Settings
+from ..storage import Store, open_store
+from . import errors
+from .auth import KeyCache
+from .routes import dodo, native
+
+
+def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    store = store or open_store(settings.database_url)
+    app = FastAPI(
+        title="meterbase",
+        version=__version__,
+        description="Usage metering, limits and billing. Native API under /v1; Dodo-compatible routes at the root.",
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.key_cache = KeyCache()
+    errors.install(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz():
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(native.router)
+    app.include_router(dodo.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several workers each build their own app)."""
+    return create_app()

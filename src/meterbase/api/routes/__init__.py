@@ -1,0 +1,1 @@
+"""Route modules: native ``/v1`` API and the Dodo-compatible surface."""

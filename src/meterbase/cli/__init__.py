@@ -1,0 +1,1 @@
+"""Command line: ``meterbase serve | keys | ingest | meters | usage | demo | db``."""

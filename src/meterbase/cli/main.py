@@ -1,0 +1,61 @@
+"""The ``meterbase`` command (Typer app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from . import keys, meters
+from .common import DB_HELP, console, get_store
+from .ingest import ingest
+from .serve import serve
+from .usage import usage
+
+app = typer.Typer(help="meterbase: usage metering, limits and billing.", no_args_is_help=True, add_completion=False)
+app.add_typer(keys.app, name="keys")
+app.add_typer(meters.app, name="meters")
+app.command("serve")(serve)
+app.command("ingest")(ingest)
+app.command("usage")(usage)
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: Optional[str] = typer.Option(None, help=DB_HELP)):
+    """Create or upgrade the schema."""
+    store = get_store(db)
+    console.print(f"schema ready at {store.url}")
+
+
+@app.command("demo")
+def demo(
+    key_file: Path = typer.Option(Path("var/demo_api_key"), help="Where the demo test_mode API key is written."),
+    quiet: bool = typer.Option(False, "--quiet"),
+    db: Optional[str] = typer.Option(None, help=DB_HELP),
+):
+    """Load the demo dataset (idempotent) and make sure a demo API key exists."""
+    from ..demo import seed
+
+    store = get_store(db)
+    info = seed(store)
+    if not key_file.exists() or store.find_key(key_file.read_text().strip()) is None:
+        token, _ = store.create_key("demo", "test_mode")
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(token + "\n")
+        key_file.chmod(0o600)
+    token = key_file.read_text().strip()
+    if not quiet:
+        console.print(f"demo data: {info['ingested']:,} new events, {info['meters']} meters, {info['customers']} customers")
+    console.print(f"demo API key (test_mode), saved in {key_file}:")
+    print(token)
+
+
+@app.command("version")
+def version():
+    """Print the version."""
+    print(__version__)

@@ -1,0 +1,43 @@
+"""``meterbase meters``: list and create meters against the local database."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.table import Column, Table
+
+from .common import DB_HELP, ENV_OPTION, console, friendly_errors, get_store
+
+app = typer.Typer(help="Manage meters.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(env: str = ENV_OPTION, archived: bool = typer.Option(False, help="Show archived meters."),
+          db: Optional[str] = typer.Option(None, help=DB_HELP)):
+    """List meters."""
+    table = Table(Column("id", no_wrap=True), "name", "event_name", "aggregation", "unit", "filter")
+    for m in get_store(db).list_meters(env, archived, limit=1000):
+        agg = m.aggregation + (f"({m.key})" if m.key else "")
+        table.add_row(m.id, m.spec.name, m.event_name, agg, m.spec.measurement_unit, "yes" if m.spec.filter else "")
+    console.print(table)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Option(..., "--name"),
+    event_name: str = typer.Option(..., "--event-name"),
+    aggregation: str = typer.Option("count", "--aggregation", "-a", help="count|sum|max|min|avg|last|unique_count"),
+    key: Optional[str] = typer.Option(None, "--key", "-k", help="Metadata property to aggregate."),
+    unit: str = typer.Option("units", "--unit"),
+    filter_json: Optional[str] = typer.Option(None, "--filter", help='JSON, e.g. {"conjunction":"and","clauses":[...]}'),
+    env: str = ENV_OPTION,
+    db: Optional[str] = typer.Option(None, help=DB_HELP),
+):
+    """Create a meter (existing events are backfilled)."""
+    with friendly_errors():
+        raw = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+               "measurement_unit": unit, "filter": json.loads(filter_json) if filter_json else None}
+        meter = get_store(db).create_meter(env, raw)
+    console.print(f"[green]created[/green] {meter.id}")

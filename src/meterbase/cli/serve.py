@@ -1,0 +1,28 @@
+"""``meterbase serve``: run the HTTP API (and dashboard) with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+
+from .common import DB_HELP, console, get_store
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8080),
+    workers: int = typer.Option(1, help="uvicorn worker processes (SQLite serialises writers; see README)."),
+    db: Optional[str] = typer.Option(None, help=DB_HELP),
+    log_level: str = typer.Option("info"),
+):
+    """Serve the API. The schema is created/upgraded first."""
+    import uvicorn
+
+    if db:
+        os.environ["MB_DATABASE_URL"] = db
+    get_store().close()  # applies the schema once, before workers start
+    console.print(f"meterbase on http://{host}:{port}  (docs: /docs)")
+    uvicorn.run("meterbase.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False)
