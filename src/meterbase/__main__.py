@@ -1,0 +1,5 @@
+"""``python -m meterbase`` runs the CLI."""
+
+from .cli.main import app
+
+app()
