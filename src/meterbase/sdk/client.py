@@ -1,0 +1,116 @@
+"""``Meterbase``: synchronous HTTP client for the native ``/v1`` API (httpx).
+
+Ingest calls are safe to retry (the server is idempotent on ``event_id``), so transport errors
+and 5xx/429 answers are retried with exponential backoff and jitter; 4xx answers are not.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from datetime import datetime
+from typing import Any, Iterable
+
+import httpx
+import orjson
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class MeterbaseAPIError(Exception):
+    def __init__(self, status: int, body: dict | str):
+        self.status = status
+        self.body = body
+        msg = body.get("message") if isinstance(body, dict) else body
+        self.field = body.get("field") if isinstance(body, dict) else None
+        super().__init__(f"{status}: {msg}")
+
+
+def new_event_id(event_name: str) -> str:
+    return f"{event_name}_{int(time.time() * 1000)}_{uuid.uuid4().hex[:12]}"
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class Meterbase:
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = 30.0,
+                 max_retries: int = 3, transport: httpx.BaseTransport | None = None):
+        api_key = api_key or os.environ.get("MB_API_KEY")
+        if not api_key:
+            raise ValueError("an API key is required (argument or $MB_API_KEY)")
+        self.base_url = (base_url or os.environ.get("MB_URL") or "http://127.0.0.1:8080").rstrip("/")
+        self.max_retries = max_retries
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+
+    # -- transport ----------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        content = orjson.dumps(json, default=_jsonable) if json is not None else None
+        for attempt in range(self.max_retries + 1):
+            try:
+                r = self._http.request(method, path, content=content, params=params)
+            except httpx.TransportError:
+                if attempt >= self.max_retries:
+                    raise
+            else:
+                if r.status_code < 400:
+                    return r.json() if r.content else None
+                if r.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                    try:
+                        body = r.json()
+                    except ValueError:
+                        body = r.text
+                    raise MeterbaseAPIError(r.status_code, body)
+            time.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "Meterbase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- events -------------------------------------------------------------------------------
+    def ingest(self, events: Iterable[dict]) -> dict:
+        """Send ≤ 1000 events; missing ``event_id``s are generated. Returns counts and replays."""
+        batch = [e if "event_id" in e else {**e, "event_id": new_event_id(e["event_name"])} for e in events]
+        return self._request("POST", "/v1/events/ingest", json={"events": batch})
+
+    def track(self, customer_id: str, event_name: str, metadata: dict | None = None, *,
+              event_id: str | None = None, timestamp: datetime | None = None) -> dict:
+        event = {"event_id": event_id or new_event_id(event_name), "customer_id": customer_id,
+                 "event_name": event_name, "metadata": metadata or {}}
+        if timestamp is not None:
+            event["timestamp"] = timestamp
+        return self.ingest([event])
+
+    def events(self, **params: Any) -> list[dict]:
+        return self._request("GET", "/v1/events", params=_params(params))["data"]
+
+    # -- meters -------------------------------------------------------------------------------
+    def create_meter(self, name: str, event_name: str, aggregation: str = "count", key: str | None = None,
+                     measurement_unit: str = "units", filter: dict | None = None, description: str | None = None) -> dict:
+        body = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+                "measurement_unit": measurement_unit, "filter": filter, "description": description}
+        return self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
+
+    def meters(self, archived: bool = False) -> list[dict]:
+        return self._request("GET", "/v1/meters", params={"archived": str(archived).lower()})["data"]
+
+    def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
+              end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
+              group_by: list[str] | None = None) -> dict:
+        params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
+                  "group_by": ",".join(group_by) if group_by else None}
+        return self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
+
+
+def _params(params: dict) -> dict:
+    return {k: _jsonable(v) for k, v in params.items() if v is not None}
