@@ -16,9 +16,8 @@ from ..events.model import Event
 from ..events.validate import validate_batch
 from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
-from . import events_repo, keys_repo, meters_repo, rollups, usage
+from . import events_repo, keys_repo, meters_repo, migrate, rollups, usage
 from .engine import make_engines
-from .schema import metadata
 
 
 class Store:
@@ -29,7 +28,8 @@ class Store:
 
     # -- plumbing -----------------------------------------------------------------------------
     def init_schema(self) -> None:
-        metadata.create_all(self.write_engine)
+        """Apply migrations up to head (idempotent)."""
+        migrate.upgrade(self.write_engine)
 
     def now(self) -> int:
         return now_us(self.clock)
