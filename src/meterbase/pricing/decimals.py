@@ -21,6 +21,8 @@ MAX_SCALE = 18
 MAX_INTEGER_DIGITS = 18
 _SCALE_QUANTUM = Decimal(1).scaleb(-MAX_SCALE)
 EXACT = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+#: Same precision without the ``Inexact`` trap: only for deliberate rounding (``money.round_amount``).
+WIDE = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
 def exact() -> AbstractContextManager[Context]:
@@ -43,7 +45,7 @@ def to_decimal(value: object, field: str, *, positive: bool = False) -> Decimal:
         number.quantize(_SCALE_QUANTUM, context=EXACT)
     except Inexact:
         raise ValidationError(f"{field} has more than {MAX_SCALE} decimal places", field) from None
-    return abs(number)  # also turns -0 into 0
+    return number.copy_abs()  # exact (abs() would round to the context); turns -0 into 0
 
 
 def optional_decimal(value: object, field: str, *, positive: bool = False) -> Decimal | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..errors import ValidationError
+from .decimals import EXACT, WIDE
 
 #: ISO 4217 minor-unit exponents (digits after the decimal point) of the supported currencies.
 CURRENCIES: dict[str, int] = {
@@ -29,7 +30,7 @@ CURRENCIES: dict[str, int] = {
 
 def currency_exponent(currency: str) -> int:
     """Number of minor-unit digits of ``currency`` (case-insensitive ISO 4217 code)."""
-    code = currency.upper() if isinstance(currency, str) else currency
+    code = currency.upper() if isinstance(currency, str) else None
     if code not in CURRENCIES:
         raise ValidationError(
             f"unknown currency {currency!r}; supported: {', '.join(sorted(CURRENCIES))}", "currency"
@@ -43,12 +44,12 @@ def _quantum(currency: str) -> Decimal:
 
 def round_amount(amount: Decimal, currency: str) -> Decimal:
     """The one rounding rule: exact ``amount`` -> currency minor unit, ``ROUND_HALF_UP``."""
-    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP, context=WIDE)
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
     """Exact integer minor units of an already-rounded amount (``Decimal('30.00')`` USD -> 3000)."""
-    scaled = amount.scaleb(currency_exponent(currency))
+    scaled = amount.scaleb(currency_exponent(currency), context=EXACT)
     if scaled != scaled.to_integral_value():
         raise ValidationError(
             f"{amount} has more decimal places than {currency.upper()} allows; round it first", "amount"
@@ -60,7 +61,7 @@ def from_minor(units: int, currency: str) -> Decimal:
     """Integer minor units -> amount at the currency's exponent (3000 USD -> ``Decimal('30.00')``)."""
     if isinstance(units, bool) or not isinstance(units, int):
         raise ValidationError("minor units must be an integer", "amount")
-    return Decimal(units).scaleb(-currency_exponent(currency))
+    return Decimal(units).scaleb(-currency_exponent(currency), context=EXACT)
 
 
 @dataclass(frozen=True, slots=True)
