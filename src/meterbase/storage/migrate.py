@@ -19,7 +19,7 @@ def alembic_config(connection=None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Idempotent; concurrent callers (several workers starting at once) serialise on a lock:
     SQLite's write engine opens ``BEGIN IMMEDIATE``, PostgreSQL takes an advisory lock."""
     with engine.begin() as conn:

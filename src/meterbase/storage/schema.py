@@ -107,3 +107,33 @@ api_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
 )
+
+# Webhooks: endpoints subscribe to event types; messages wait in a durable outbox until delivered.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("event_types", Text, nullable=False),  # JSON list; empty list = every type
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the message id: identical on every retry (receivers dedupe on it)
+    Column("environment", String(16), nullable=False),
+    Column("endpoint_id", String(40), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("delivered_at", BigInteger),
+    Column("failed_at", BigInteger),  # gave up after the last retry
+    Column("last_error", Text),
+    Index("ix_webhook_outbox_due", "delivered_at", "failed_at", "next_attempt_at"),
+)
