@@ -77,8 +77,11 @@ def parse_quantity(value: object, field: str | None = None) -> Quantity:
 def exact(value: Decimal) -> Decimal:
     """``value`` without exponent noise: ``1.5E+3`` -> ``1500``, ``1.500`` -> ``1.5``."""
     if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+        return Decimal(int(value))
+    sign, digits, exponent = value.as_tuple()
+    while digits[-1] == 0:
+        digits, exponent = digits[:-1], int(exponent) + 1
+    return Decimal((sign, digits, exponent))
 
 
 def convert(value: object, to_unit: str | None, field: str | None = None) -> Decimal:
@@ -96,9 +99,10 @@ def convert(value: object, to_unit: str | None, field: str | None = None) -> Dec
         ctx.prec = 60
         ctx.traps[Inexact] = True
         try:
-            return exact(qty.value * src_size / dst_size)
+            result = qty.value * src_size / dst_size
         except (Inexact, InvalidOperation):
             raise ValidationError(f"{value!r} is not an exact number of {to_unit!r}", field) from None
+    return exact(result)
 
 
 def parse_duration(value: object, field: str | None = None) -> timedelta:
