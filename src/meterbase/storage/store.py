@@ -116,6 +116,12 @@ class Store:
             meter = meters_repo.get_meter(conn, environment, meter_id)
             return usage.query_usage(conn, meter, start, end, window, tz, customer_id, group_by)
 
+    def meter_total(self, environment: str, meter_id: str, customer_id: str, start: int, end: int):
+        """Exact partial of one meter for one customer over ``[start, end)`` (any instants)."""
+        with self.read() as conn:
+            meter = meters_repo.get_meter(conn, environment, meter_id)
+            return usage.meter_total(conn, meter, start, end, customer_id)
+
     # -- keys ---------------------------------------------------------------------------------
     def create_key(self, name: str, environment: str, read_only: bool = False) -> tuple[str, keys_repo.ApiKey]:
         with self.write() as conn:

@@ -54,6 +54,18 @@ def query_usage(
     group_by: list[str] | None = None,
 ) -> UsageResult:
     bounds = windows(start, end, window, tz)
+    series = _aggregate(conn, meter, bounds, customer_id, group_by)
+    return UsageResult(meter=meter, start=start, end=end, window=window, tz=tz, bounds=bounds, series=series)
+
+
+def meter_total(conn, meter: Meter, start: int, end: int, customer_id: str) -> Partial:
+    """One customer's partial over an arbitrary ``[start, end)`` (e.g. a billing period)."""
+    series = _aggregate(conn, meter, [(start, end)], customer_id, None)
+    return series[0].windows[0] if series else Partial()
+
+
+def _aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: str | None,
+               group_by: list[str] | None) -> list[Series]:
     starts = [ws for ws, _ in bounds]
     nwin = len(bounds)
     series: dict[tuple, list[Partial]] = defaultdict(lambda: [Partial() for _ in range(nwin)])
@@ -62,7 +74,7 @@ def query_usage(
         return bisect_right(starts, instant) - 1
 
     if group_by:
-        ranges = {"raw": [(start, end)], "hour": [], "day": []}
+        ranges = {"raw": [(bounds[0][0], bounds[-1][1])], "hour": [], "day": []}
     else:
         ranges = plan(bounds)
     for grain in ("day", "hour"):
@@ -78,8 +90,7 @@ def query_usage(
             series[(cust, gkey)][slot(ts)].add_event(meter, meta, ts, seq)
     if customer_id is not None and not series:
         series[(customer_id, None)]  # an empty series still reports zero/None per window
-    out = [
+    return [
         Series(customer_id=cust, group=dict(zip(keys, g)) if g is not None else None, windows=ps)
         for (cust, g), ps in sorted(series.items(), key=lambda kv: (kv[0][0], tuple("" if v is None else v for v in (kv[0][1] or ()))))
     ]
-    return UsageResult(meter=meter, start=start, end=end, window=window, tz=tz, bounds=bounds, series=out)
