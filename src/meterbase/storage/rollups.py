@@ -80,14 +80,14 @@ def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
                 "last_value": p.last_value,
                 "rejected": p.rejected,
             }
-            for k, p in partials.items()
+            for k, p in sorted(partials.items(), key=lambda kv: kv[0])  # one lock order: no deadlocks
         ]
         conn.execute(_upsert_stmt(conn), rows)
     if distinct:
         stmt = insert(conn, meter_distinct).on_conflict_do_nothing()
         conn.execute(
             stmt,
-            [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in distinct],
+            [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in sorted(distinct)],
         )
 
 

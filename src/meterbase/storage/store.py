@@ -16,8 +16,22 @@ from ..events.model import Event
 from ..events.validate import validate_batch
 from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
-from . import events_repo, keys_repo, meters_repo, migrate, rollups, usage
+from . import events_repo, keys_repo, locks, meters_repo, migrate, rollups, usage
 from .engine import make_engines
+
+
+def ingest_events_in(conn: Connection, environment: str, batch: list[Event], now: int) -> events_repo.IngestResult:
+    """Store validated events and fold them into meter rollups inside the caller's write transaction.
+
+    The one ingest code path: :meth:`Store.ingest_events` wraps it in its own transaction; the policy
+    engine calls it inside the transaction that also updates its counters, so both commit together.
+    """
+    locks.meters_shared(conn, environment)
+    result = events_repo.insert_events(conn, environment, batch, now)
+    if result.new_events:
+        names = {e.event_name for _, e in result.new_events}
+        rollups.apply_events(conn, meters_repo.meters_for_events(conn, environment, names), result.new_events)
+    return result
 
 
 class Store:
@@ -56,11 +70,7 @@ class Store:
 
     def ingest_events(self, environment: str, batch: list[Event]) -> events_repo.IngestResult:
         with self.write() as conn:
-            result = events_repo.insert_events(conn, environment, batch, self.now())
-            if result.new_events:
-                names = {e.event_name for _, e in result.new_events}
-                rollups.apply_events(conn, meters_repo.meters_for_events(conn, environment, names), result.new_events)
-        return result
+            return ingest_events_in(conn, environment, batch, self.now())
 
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
@@ -78,6 +88,7 @@ class Store:
     def create_meter(self, environment: str, raw: Any) -> Meter:
         spec = parse_meter_spec(raw)
         with self.write() as conn:
+            locks.meters_exclusive(conn, environment)
             meter = meters_repo.insert_meter(conn, environment, spec, self.now())
             rollups.backfill(conn, meter)
         return meter
