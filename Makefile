@@ -33,6 +33,7 @@ run: $(STAMP)
 	MB_DATABASE_URL=$(DB) $(BIN)/meterbase serve --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP)
+	@test -x /usr/bin/chromium || bash .ci/ensure-chromium.sh  # Debian chromium for tests/dashboard
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

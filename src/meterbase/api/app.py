@@ -8,6 +8,7 @@ from .. import __version__
 from ..config import Settings
 from ..storage import Store, open_store
 from . import errors
+from ..dashboard.routes import router as dashboard_router
 from .auth import KeyCache
 from .routes import dodo, native
 
@@ -31,6 +32,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
 
     app.include_router(native.router)
     app.include_router(dodo.router)
+    app.include_router(dashboard_router)  # web dashboard under /ui
     return app
 
 

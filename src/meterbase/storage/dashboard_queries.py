@@ -1,0 +1,159 @@
+"""Read-only queries behind the web dashboard (counts, volumes, top lists, customers).
+
+Every function takes an open connection (``Store.read()``) and the environment; nothing here writes.
+Instants are UTC microseconds; bucketed counts use ``ts - ts % step`` so SQLite and PostgreSQL agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+
+from .keys_repo import ApiKey
+from .schema import GRAIN_CODES, api_keys, events, meter_rollups, meters
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    customer_id: str
+    events: int
+    first_ts: int
+    last_ts: int
+
+
+@dataclass(frozen=True)
+class MeterStats:
+    meter_id: str
+    events: int  # events the meter counted (matched name and filter)
+    rejected: int  # counted events whose value was missing or not numeric
+    customers: int
+
+
+def active_key(conn, key_id: str) -> ApiKey | None:
+    """The API key with this id, unless revoked (sessions re-check their keys on every request)."""
+    row = conn.execute(select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    return ApiKey(row.id, row.name, row.environment, row.prefix, bool(row.read_only), row.created_at, row.revoked_at)
+
+
+def _range(start: int | None, end: int | None) -> list:
+    conds = []
+    if start is not None:
+        conds.append(events.c.ts >= start)
+    if end is not None:
+        conds.append(events.c.ts < end)
+    return conds
+
+
+def count_events(conn, environment: str, start: int | None = None, end: int | None = None,
+                 customer_id: str | None = None, event_name: str | None = None) -> int:
+    conds = [events.c.environment == environment, *_range(start, end)]
+    if customer_id:
+        conds.append(events.c.customer_id == customer_id)
+    if event_name:
+        conds.append(events.c.event_name == event_name)
+    return conn.execute(select(func.count()).select_from(events).where(*conds)).scalar_one()
+
+
+def event_volume(conn, environment: str, start: int, end: int, step_us: int,
+                 customer_id: str | None = None) -> list[tuple[int, int]]:
+    """``(bucket_start, events)`` per ``step_us`` bucket (UTC-aligned) with at least one event."""
+    bucket = (events.c.ts - events.c.ts % step_us).label("bucket")
+    conds = [events.c.environment == environment, *_range(start, end)]
+    if customer_id:
+        conds.append(events.c.customer_id == customer_id)
+    q = select(bucket, func.count()).where(*conds).group_by(bucket).order_by(bucket)
+    return [(int(b), int(n)) for b, n in conn.execute(q)]
+
+
+def top_customers(conn, environment: str, start: int, end: int, limit: int = 10) -> list[tuple[str, int]]:
+    n = func.count().label("n")
+    q = (
+        select(events.c.customer_id, n)
+        .where(events.c.environment == environment, *_range(start, end))
+        .group_by(events.c.customer_id)
+        .order_by(n.desc(), events.c.customer_id)
+        .limit(limit)
+    )
+    return [(c, int(k)) for c, k in conn.execute(q)]
+
+
+def customers(conn, environment: str, limit: int = 100, offset: int = 0, search: str | None = None) -> list[CustomerRow]:
+    """Customers = distinct ``customer_id`` seen in events (until billing keeps its own records)."""
+    n = func.count().label("n")
+    q = select(events.c.customer_id, n, func.min(events.c.ts), func.max(events.c.ts)).where(
+        events.c.environment == environment
+    )
+    if search:
+        q = q.where(events.c.customer_id.contains(search, autoescape=True))
+    q = q.group_by(events.c.customer_id).order_by(events.c.customer_id).offset(offset).limit(limit)
+    return [CustomerRow(c, int(k), int(a), int(b)) for c, k, a, b in conn.execute(q)]
+
+
+def count_customers(conn, environment: str, start: int | None = None, end: int | None = None) -> int:
+    sub = select(events.c.customer_id).where(events.c.environment == environment, *_range(start, end)).distinct().subquery()
+    return conn.execute(select(func.count()).select_from(sub)).scalar_one()
+
+
+def customer(conn, environment: str, customer_id: str) -> CustomerRow | None:
+    row = conn.execute(
+        select(func.count(), func.min(events.c.ts), func.max(events.c.ts)).where(
+            events.c.environment == environment, events.c.customer_id == customer_id
+        )
+    ).first()
+    if not row or not row[0]:
+        return None
+    return CustomerRow(customer_id, int(row[0]), int(row[1]), int(row[2]))
+
+
+def customer_event_names(conn, environment: str, customer_id: str) -> list[tuple[str, int]]:
+    n = func.count().label("n")
+    q = (
+        select(events.c.event_name, n)
+        .where(events.c.environment == environment, events.c.customer_id == customer_id)
+        .group_by(events.c.event_name)
+        .order_by(n.desc(), events.c.event_name)
+    )
+    return [(name, int(k)) for name, k in conn.execute(q)]
+
+
+def event_names(conn, environment: str, limit: int = 500) -> list[str]:
+    q = (
+        select(events.c.event_name)
+        .where(events.c.environment == environment)
+        .group_by(events.c.event_name)
+        .order_by(events.c.event_name)
+        .limit(limit)
+    )
+    return [r[0] for r in conn.execute(q)]
+
+
+def meter_stats(conn, environment: str, start_day: int, end: int | None = None) -> dict[str, MeterStats]:
+    """Per meter of ``environment``: events counted, rejected values and customers, from day rollups
+    whose bucket starts at or after ``start_day`` (a UTC midnight) and before ``end``."""
+    r = meter_rollups
+    conds = [r.c.grain == GRAIN_CODES["day"], r.c.bucket >= start_day, meters.c.environment == environment]
+    if end is not None:
+        conds.append(r.c.bucket < end)
+    q = (
+        select(r.c.meter_id, func.sum(r.c.events), func.sum(r.c.rejected), func.count(func.distinct(r.c.customer_id)))
+        .select_from(r.join(meters, and_(meters.c.id == r.c.meter_id)))
+        .where(*conds)
+        .group_by(r.c.meter_id)
+    )
+    return {m: MeterStats(m, int(e or 0), int(x or 0), int(c or 0)) for m, e, x, c in conn.execute(q)}
+
+
+def meter_customers(conn, meter_id: str, limit: int = 500) -> list[str]:
+    """Customers with usage on this meter (any time), from day rollups."""
+    r = meter_rollups
+    q = (
+        select(r.c.customer_id)
+        .where(r.c.meter_id == meter_id, r.c.grain == GRAIN_CODES["day"])
+        .group_by(r.c.customer_id)
+        .order_by(r.c.customer_id)
+        .limit(limit)
+    )
+    return [c for (c,) in conn.execute(q)]

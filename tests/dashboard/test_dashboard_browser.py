@@ -1,0 +1,234 @@
+"""The dashboard in a real browser: headless Debian Chromium driven by Playwright against a live
+server on the demo dataset. Each page is screenshotted to test-output/dashboard/*.png."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def context(browser, demo_server):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=demo_server.url, timezone_id="UTC")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def page(context, demo_server):
+    """A page logged in with the demo test_mode key; fails the test on any JavaScript error."""
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.goto("/ui/login")
+    pg.fill("#api_key", demo_server.test_key)
+    pg.click("#login-submit")
+    pg.wait_for_url(re.compile(r".*/ui$"))
+    pg.js_errors = errors
+    yield pg
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def ready(pg):
+    pg.wait_for_function("document.documentElement.dataset.ready === '1'")
+
+
+def meter_id(demo_server, name: str) -> str:
+    with demo_server.api() as c:
+        return next(m["id"] for m in c.get("/v1/meters").json()["data"] if m["name"] == name)
+
+
+def test_login_rejects_a_bad_key_and_sets_a_safe_cookie(browser, demo_server, shots):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=demo_server.url)
+    pg = ctx.new_page()
+    pg.goto("/ui/meters")  # not logged in: sent to the login page, coming back afterwards
+    assert "/ui/login" in pg.url
+    pg.fill("#api_key", "mb_test_not_a_real_key")
+    pg.click("#login-submit")
+    assert pg.locator(".error").inner_text().startswith("That API key is not valid")
+    pg.screenshot(path=str(shots / "login.png"))
+    pg.fill("#api_key", demo_server.test_key)
+    pg.click("#login-submit")
+    pg.wait_for_url(re.compile(r".*/ui/meters$"))
+    (cookie,) = [c for c in ctx.cookies() if c["name"] == "mb_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/ui"
+    assert demo_server.test_key not in cookie["value"]  # only the key id travels
+    ctx.close()
+
+
+def test_overview_shows_volume_top_lists_and_empty_invoices(page, shots):
+    page.goto("/ui")
+    ready(page)
+    assert int(page.locator("[data-stat=today] .value").inner_text().replace(",", "")) >= 0
+    assert int(page.locator("[data-stat=customers] .value").inner_text()) == 5
+    assert page.locator("[data-table=top-customers] tbody tr").count() == 5
+    assert page.locator("[data-table=top-meters] tbody tr").count() == 5
+    assert page.evaluate("Chart.getChart(document.getElementById('volume-chart')).data.labels.length") == 30
+    assert "No invoices yet" in page.locator("[data-empty=no-invoices]").inner_text()
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
+    page.click("button[data-volume=hourly]")
+    assert page.evaluate("Chart.getChart(document.getElementById('volume-chart')).data.labels.length") == 48
+
+
+def test_meters_list(page, shots):
+    page.goto("/ui/meters")
+    rows = page.locator("[data-table=meters] tbody tr")
+    assert rows.count() == 5
+    assert "Token Usage" in page.locator("[data-table=meters]").inner_text()
+    page.screenshot(path=str(shots / "meters.png"), full_page=True)
+
+
+def _api_windows(demo_server, mid: str, canvas) -> list[dict]:
+    """The windows /v1 returns for the chart's exact range (for one customer, so a row exists even
+    when the range has no usage: the window count does not depend on the customer)."""
+    params = {k: canvas.get_attribute(f"data-{k}") for k in ("from", "to", "window", "tz")}
+    with demo_server.api() as c:
+        doc = c.get(f"/v1/meters/{mid}/usage", params={**params, "customer_id": "cus_acme"}).json()
+    assert len(doc["data"]) == 1, doc
+    return doc["data"][0]["windows"]
+
+
+def test_meter_window_change_rerenders_with_the_api_point_count(page, demo_server, shots):
+    mid = meter_id(demo_server, "Token Usage")
+    page.goto(f"/ui/meters/{mid}")
+    ready(page)
+    canvas = page.locator("#usage-chart")
+    assert canvas.get_attribute("data-window") == "day"
+    day_points = int(canvas.get_attribute("data-points"))
+    assert day_points == len(_api_windows(demo_server, mid, canvas)) == 31  # 30 days from a minute boundary
+    assert page.locator("#breakdown tbody tr").count() == 5
+    page.screenshot(path=str(shots / "meter-day.png"), full_page=True)
+
+    renders = canvas.get_attribute("data-renders")
+    page.select_option("#window-picker", "hour")
+    page.wait_for_function(
+        f"(c => c.dataset.window === 'hour' && c.dataset.renders !== '{renders}')(document.getElementById('usage-chart'))")
+    hour_points = int(canvas.get_attribute("data-points"))
+    chart_points = page.evaluate("Chart.getChart(document.getElementById('usage-chart')).data.labels.length")
+    api = _api_windows(demo_server, mid, canvas)
+    assert hour_points == chart_points == len(api) > day_points
+    # every drawn value is the API's value for that window (summed over the 5 customers: Token Usage is a sum)
+    drawn = page.evaluate("Chart.getChart(document.getElementById('usage-chart')).data.datasets[0].raw")
+    with demo_server.api() as c:
+        params = {k: canvas.get_attribute(f"data-{k}") for k in ("from", "to", "window", "tz")}
+        rows = c.get(f"/v1/meters/{mid}/usage", params=params).json()["data"]
+    assert [int(v) for v in drawn] == [sum(int(r["windows"][i]["value"]) for r in rows) for i in range(len(api))]
+    assert "window=hour" in page.url  # the URL follows the pickers (reload keeps the view)
+    page.screenshot(path=str(shots / "meter-hour.png"), full_page=True)
+
+    # group by a metadata key: one series per model, table gains the group column
+    page.fill("#group-picker", "model")
+    page.press("#group-picker", "Enter")
+    page.wait_for_function("Chart.getChart(document.getElementById('usage-chart')).data.datasets.length === 2")
+    labels = page.evaluate("Chart.getChart(document.getElementById('usage-chart')).data.datasets.map(d => d.label)")
+    assert labels == ["model=claude-3", "model=gpt-4"]
+    assert page.locator("#breakdown tbody tr").count() == 10
+    page.screenshot(path=str(shots / "meter-group-by.png"), full_page=True)
+
+    # a window too fine for the range: the range narrows itself instead of failing
+    page.fill("#group-picker", "")
+    page.select_option("#window-picker", "minute")
+    page.wait_for_function("document.getElementById('usage-chart').dataset.window === 'minute'")
+    assert page.locator("#range-picker").input_value() == "1h"
+    assert int(canvas.get_attribute("data-points")) == len(_api_windows(demo_server, mid, canvas)) == 60
+
+
+def test_customer_page_shows_the_api_usage_figure(page, demo_server, shots):
+    page.goto("/ui/customers")
+    assert page.locator("[data-table=customers] tbody tr").count() == 5
+    page.screenshot(path=str(shots / "customers.png"), full_page=True)
+    page.click("text=cus_acme")
+    page.wait_for_url(re.compile(r".*/ui/customers/cus_acme$"))
+    ready(page)
+    period = page.locator("[data-period-from]")
+    frm, to = period.get_attribute("data-period-from"), period.get_attribute("data-period-to")
+    cards = page.locator(".usage-card[data-meter-id]")
+    assert cards.count() == 5
+    checked = 0
+    with demo_server.api() as c:
+        for i in range(cards.count()):
+            card = cards.nth(i)
+            mid = card.get_attribute("data-meter-id")
+            doc = c.get(f"/v1/meters/{mid}/usage",
+                        params={"customer_id": "cus_acme", "from": frm, "to": to, "window": "month"}).json()
+            api_value = doc["data"][0]["value"]
+            figure = card.locator(".figure")
+            assert figure.get_attribute("data-value") == (api_value or "")
+            if api_value is not None:
+                assert figure.inner_text().replace(",", "") == api_value
+                checked += 1
+    assert checked >= 4
+    for section in ("no-plan", "no-entitlements", "no-sessions", "no-invoices"):
+        assert page.locator(f"[data-empty={section}]").count() == 1
+    page.screenshot(path=str(shots / "customer.png"), full_page=True)
+
+
+def test_events_explorer_filters(page, shots):
+    page.goto("/ui/events")
+    assert page.locator("[data-table=events] tbody tr").count() == 50
+    page.fill("input[name=customer_id]", "cus_globex")
+    page.select_option("select[name=event_name]", "ai.tokens")
+    page.click("#events-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*customer_id=cus_globex.*"))
+    rows = page.locator("[data-table=events] tbody tr")
+    assert rows.count() == 50
+    customers = page.locator("[data-table=events] tbody tr td:nth-child(3)").all_inner_texts()
+    names = page.locator("[data-table=events] tbody tr td:nth-child(2) code").all_inner_texts()
+    assert set(customers) == {"cus_globex"} and set(names) == {"ai.tokens"}
+    assert "meter_id=" not in page.url  # empty filters are left out of the URL
+    assert page.locator("[data-table=events] tbody tr .badge.ok", has_text="Token Usage").count() == 50
+    page.screenshot(path=str(shots / "events.png"), full_page=True)
+    page.click("[data-next]")  # keyset pagination to older events
+    assert page.locator("[data-table=events] tbody tr").count() == 50
+    # look an id up: a stored id is reported as taken (a replay would be a duplicate)
+    first_id = page.locator("[data-table=events] tbody tr").first.get_attribute("data-event-id")
+    page.goto(f"/ui/events?event_id={first_id}")
+    assert page.locator("[data-table=events] tbody tr").count() == 1
+    assert "duplicate" in page.locator(".note").inner_text()
+
+
+def test_events_explorer_shows_rejected_values(page, demo_server, shots):
+    bad = {"event_id": "evt_dash_bad_tokens", "customer_id": "cus_acme", "event_name": "ai.tokens",
+           "metadata": {"tokens": "lots", "model": "gpt-4"}}
+    with demo_server.api() as c:
+        assert c.post("/v1/events/ingest", json={"events": [bad]}).json()["ingested_count"] == 1
+        assert c.post("/v1/events/ingest", json={"events": [bad]}).json()["duplicate_count"] == 1
+    mid = meter_id(demo_server, "Token Usage")
+    page.goto("/ui/events")
+    side = page.locator("[data-table=rejections]")
+    assert "Token Usage" in side.inner_text()
+    side.locator("a", has_text="Token Usage").click()
+    page.wait_for_url(re.compile(rf".*meter_id={mid}&rejected=1$"))
+    rows = page.locator("[data-table=events] tbody tr.rejected")
+    assert rows.count() == page.locator("[data-table=events] tbody tr").count() == 1
+    assert rows.first.get_attribute("data-event-id") == "evt_dash_bad_tokens"
+    assert "rejected by Token Usage: 'tokens' is not a number" in rows.first.inner_text()
+    page.screenshot(path=str(shots / "events-rejected.png"), full_page=True)
+
+
+def test_invoices_empty_state(page, shots):
+    page.goto("/ui/invoices")
+    assert "create a product and a subscription" in page.locator("[data-empty=no-invoices]").inner_text()
+    page.screenshot(path=str(shots / "invoices.png"), full_page=True)
+
+
+def test_mode_switch_adds_a_live_key_and_shows_live_data_only(page, demo_server, shots):
+    page.goto("/ui")
+    page.click("button[data-mode=live_mode]")  # this session has no live key yet
+    page.wait_for_url(re.compile(r".*/ui/login\?mode=live_mode.*"))
+    assert "no live mode key" in page.locator(".note").inner_text()
+    page.fill("#api_key", demo_server.live_key)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r".*/ui$"))
+    assert "on" in page.locator("button[data-mode=live_mode]").get_attribute("class")
+    assert "No events yet in live mode" in page.locator("[data-empty=no-events]").inner_text()
+    page.screenshot(path=str(shots / "overview-live-empty.png"), full_page=True)
+    page.goto("/ui/meters")
+    assert page.locator("[data-empty=no-meters]").count() == 1
+    page.click("button[data-mode=test_mode]")  # both keys now: switching needs no login
+    page.wait_for_url(re.compile(r".*/ui/meters$"))
+    assert page.locator("[data-table=meters] tbody tr").count() == 5
