@@ -23,6 +23,6 @@ def serve(
     if db:
         os.environ["MB_DATABASE_URL"] = db
     get_store().close()  # applies the schema once, before workers start
-    console.print(f"meterbase on http://{host}:{port}  (docs: /docs)")
+    console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs)")
     uvicorn.run("meterbase.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)
