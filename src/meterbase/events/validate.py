@@ -32,13 +32,22 @@ _ALLOWED_KEYS = {"event_id", "customer_id", "event_name", "timestamp", "metadata
 _MAX_ABS_INT = 2**63 - 1
 
 
+def _utf8(value: str, field: str) -> str:
+    """Reject strings that cannot be stored as UTF-8 (lone surrogates such as ``"\\ud800"``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("text must be valid Unicode (no lone surrogates)", field) from None
+    return value
+
+
 def _require_str(raw: dict, key: str, where: str) -> str:
     value = raw.get(key)
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{key} is required and must be a non-empty string", f"{where}.{key}")
     if len(value) > MAX_ID_LEN:
         raise ValidationError(f"{key} is longer than {MAX_ID_LEN} characters", f"{where}.{key}")
-    return value
+    return _utf8(value, f"{where}.{key}")
 
 
 def _validate_metadata(meta: Any, where: str) -> dict:
@@ -51,6 +60,7 @@ def _validate_metadata(meta: Any, where: str) -> dict:
     for key, value in meta.items():
         if not key or len(key) > MAX_KEY_LEN:
             raise ValidationError(f"metadata keys must be 1..{MAX_KEY_LEN} characters", f"{where}.{key}")
+        _utf8(key, where)
         if isinstance(value, bool):
             continue
         if isinstance(value, int):
@@ -64,6 +74,7 @@ def _validate_metadata(meta: Any, where: str) -> dict:
         if isinstance(value, str):
             if len(value) > MAX_STRING_VALUE_LEN:
                 raise ValidationError(f"string values are limited to {MAX_STRING_VALUE_LEN} characters", f"{where}.{key}")
+            _utf8(value, f"{where}.{key}")
             continue
         raise ValidationError(
             "metadata values must be strings, numbers or booleans (no null, lists or objects)",

@@ -7,12 +7,15 @@ merge associatively, which is what lets hour/day rollups stand in for raw events
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from ..events.values import to_decimal, to_text
+from ..exact import EXACT
 from .model import Meter
 
 ZERO = Decimal(0)
+#: An average is the one inexact meter value: 28 significant digits, banker's rounding (Python's default).
+AVG_CONTEXT = Context(prec=28)
 
 
 @dataclass(slots=True)
@@ -30,7 +33,7 @@ class Partial:
 
     def add_value(self, d: Decimal, ts: int, seq: int) -> None:
         self.n += 1
-        self.sum += d
+        self.sum = EXACT.add(self.sum, d)
         if self.min is None or d < self.min:
             self.min = d
         if self.max is None or d > self.max:
@@ -64,7 +67,7 @@ class Partial:
         self.rejected += other.rejected
         if other.n:
             self.n += other.n
-            self.sum += other.sum
+            self.sum = EXACT.add(self.sum, other.sum)
             if self.min is None or (other.min is not None and other.min < self.min):
                 self.min = other.min
             if self.max is None or (other.max is not None and other.max > self.max):
@@ -94,7 +97,7 @@ class Partial:
         if aggregation == "last":
             return self.last_value
         if aggregation == "avg":
-            return self.sum / self.n
+            return AVG_CONTEXT.divide(self.sum, self.n)
         raise ValueError(f"unknown aggregation {aggregation!r}")
 
 

@@ -43,7 +43,12 @@ def _next_start(local_start: datetime, size: str, tz: ZoneInfo) -> datetime:
     if size == "minute":
         return (local_start.astimezone(UTC) + timedelta(minutes=1)).astimezone(tz)
     if size == "hour":
-        return (local_start.astimezone(UTC) + timedelta(hours=1)).astimezone(tz)
+        # step an hour of real time, then re-floor on the local clock: after a 30-minute DST shift
+        # (Australia/Lord_Howe) the windows realign to whole local hours instead of drifting to :30
+        nxt = _floor_local((local_start.astimezone(UTC) + timedelta(hours=1)).astimezone(tz), "hour")
+        if nxt.astimezone(UTC) <= local_start.astimezone(UTC):
+            nxt = (local_start.astimezone(UTC) + timedelta(hours=1)).astimezone(tz)
+        return nxt
     if size == "day":
         nxt = (local_start.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)
         return nxt

@@ -12,17 +12,16 @@ impossible: the only rounding in meterbase billing is ``money.round_amount``.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+from decimal import Context, Decimal, Inexact, localcontext
 
 from ..errors import ValidationError
+from ..exact import EXACT, WIDE
 from ..events.values import to_decimal as _number
 
 MAX_SCALE = 18
 MAX_INTEGER_DIGITS = 18
 _SCALE_QUANTUM = Decimal(1).scaleb(-MAX_SCALE)
-EXACT = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
-#: Same precision without the ``Inexact`` trap: only for deliberate rounding (``money.round_amount``).
-WIDE = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
+__all__ = ["EXACT", "WIDE", "exact", "to_decimal", "optional_decimal", "text"]
 
 
 def exact() -> AbstractContextManager[Context]:

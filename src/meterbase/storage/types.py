@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..exact import EXACT
+
 
 class ExactDecimal(types.TypeDecorator):
     impl = String(80)
@@ -84,7 +86,7 @@ def _d(x):
 
 
 def sqlite_dec_add(a, b):
-    return str(_d(a or "0") + _d(b or "0"))
+    return str(EXACT.add(_d(a or "0"), _d(b or "0")))
 
 
 def sqlite_dec_min(a, b):
