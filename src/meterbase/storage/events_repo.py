@@ -54,7 +54,7 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
             "fingerprint": ev.fingerprint,
             "ingested_at": now_us,
         }
-        for ev in sorted(first.values(), key=lambda e: e.event_id)  # one lock order: no deadlocks between batches
+        for ev in first.values()  # submission order = storage order ("last" breaks timestamp ties by it)
     ]
     stmt = insert(conn, t).on_conflict_do_nothing(index_elements=["environment", "event_id"]).returning(t.c.seq, t.c.event_id)
     inserted = {}

@@ -18,6 +18,7 @@ from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
 from . import events_repo, keys_repo, locks, meters_repo, migrate, rollups, usage
 from .engine import make_engines
+from .retry import retry_transaction
 
 
 def ingest_events_in(conn: Connection, environment: str, batch: list[Event], now: int) -> events_repo.IngestResult:
@@ -69,8 +70,11 @@ class Store:
         return self.ingest_events(environment, validate_batch(raw_events, self.now()))
 
     def ingest_events(self, environment: str, batch: list[Event]) -> events_repo.IngestResult:
-        with self.write() as conn:
-            return ingest_events_in(conn, environment, batch, self.now())
+        def attempt() -> events_repo.IngestResult:
+            with self.write() as conn:
+                return ingest_events_in(conn, environment, batch, self.now())
+
+        return retry_transaction(attempt)
 
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
