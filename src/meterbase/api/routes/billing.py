@@ -1,0 +1,195 @@
+"""Native billing API under ``/v1``: customers, products, subscriptions, invoices and previews.
+
+Bodies are parsed by the pure billing core (``meterbase.billing``), so every rule gives the same
+422 ``{code, message, field}`` here, in the Dodo-compatible routes and in the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ...errors import ValidationError
+from ...storage.billing_store import Billing
+from ...timeutil import from_us
+from ..auth import Principal, principal, writer
+from ..deps import instant_param, json_body, store
+
+router = APIRouter(prefix="/v1", tags=["billing"])
+
+
+def billing(request: Request) -> Billing:
+    return Billing(store(request))
+
+
+def at_param(value: Optional[str], field: str):
+    """An optional ISO-8601 query/body instant as an aware datetime (None when absent)."""
+    us = instant_param(value, field)
+    return None if us is None else from_us(us)
+
+
+async def body_of(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ValidationError("body must be a JSON object", "body")
+    return body
+
+
+async def optional_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    return await body_of(request) if raw.strip() else {}
+
+
+def _sub(request: Request, sub) -> dict:
+    return sub.to_dict(store(request).now())
+
+
+# -- customers -------------------------------------------------------------------------------------
+@router.post("/customers", status_code=201, summary="Create a customer (id = the customer_id events carry)")
+async def create_customer(request: Request, p: Principal = Depends(writer)):
+    body = await body_of(request)
+    return (await run_in_threadpool(billing(request).create_customer, p.environment, body)).to_dict()
+
+
+@router.get("/customers", summary="List customers")
+def list_customers(request: Request, email: Optional[str] = None, limit: int = Query(100, ge=1, le=1000),
+                   offset: int = Query(0, ge=0), p: Principal = Depends(principal)):
+    return {"data": [c.to_dict() for c in billing(request).list_customers(p.environment, limit, offset, email=email)]}
+
+
+@router.get("/customers/{customer_id}", summary="Retrieve a customer")
+def get_customer(request: Request, customer_id: str, p: Principal = Depends(principal)):
+    return billing(request).get_customer(p.environment, customer_id).to_dict()
+
+
+# -- products --------------------------------------------------------------------------------------
+@router.post("/products", status_code=201, summary="Create a product: fixed fee + up to 10 priced meters")
+async def create_product(request: Request, p: Principal = Depends(writer)):
+    body = await body_of(request)
+    return (await run_in_threadpool(billing(request).create_product, p.environment, body)).to_dict()
+
+
+@router.get("/products", summary="List products")
+def list_products(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                  p: Principal = Depends(principal)):
+    return {"data": [x.to_dict() for x in billing(request).list_products(p.environment, limit, offset)]}
+
+
+@router.get("/products/{product_id}", summary="Retrieve a product")
+def get_product(request: Request, product_id: str, p: Principal = Depends(principal)):
+    return billing(request).get_product(p.environment, product_id).to_dict()
+
+
+# -- subscriptions ---------------------------------------------------------------------------------
+@router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a product")
+async def create_subscription(request: Request, p: Principal = Depends(writer)):
+    body = await body_of(request)
+    return _sub(request, await run_in_threadpool(billing(request).create_subscription, p.environment, body))
+
+
+@router.get("/subscriptions", summary="List subscriptions")
+def list_subscriptions(request: Request, customer_id: Optional[str] = None, product_id: Optional[str] = None,
+                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                       p: Principal = Depends(principal)):
+    subs = billing(request).list_subscriptions(p.environment, limit, offset, customer_id=customer_id,
+                                               product_id=product_id)
+    return {"data": [_sub(request, s) for s in subs]}
+
+
+@router.get("/subscriptions/{subscription_id}", summary="Retrieve a subscription")
+def get_subscription(request: Request, subscription_id: str, p: Principal = Depends(principal)):
+    return _sub(request, billing(request).get_subscription(p.environment, subscription_id))
+
+
+@router.post("/subscriptions/{subscription_id}/change-plan",
+             summary="Switch product from effective_at (default now); fixed fees are prorated")
+async def change_plan(request: Request, subscription_id: str, p: Principal = Depends(writer)):
+    body = await body_of(request)
+    extra = sorted(set(body) - {"product_id", "effective_at", "quantity"})
+    if extra:
+        raise ValidationError(f"unknown field(s): {', '.join(extra)}", extra[0])
+    if not isinstance(body.get("product_id"), str):
+        raise ValidationError("product_id is required", "product_id")
+    quantity = body.get("quantity")
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
+        raise ValidationError("quantity must be a positive integer", "quantity")
+    sub = await run_in_threadpool(billing(request).change_plan, p.environment, subscription_id, body["product_id"],
+                                  at_param(body.get("effective_at"), "effective_at"), quantity)
+    return _sub(request, sub)
+
+
+@router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel at the end of the current period")
+async def cancel(request: Request, subscription_id: str, p: Principal = Depends(writer)):
+    body = await optional_body(request)
+    flag = body.get("at_period_end", True)
+    if not isinstance(flag, bool):
+        raise ValidationError("at_period_end must be a boolean", "at_period_end")
+    return _sub(request, await run_in_threadpool(billing(request).cancel, p.environment, subscription_id, flag))
+
+
+@router.get("/subscriptions/{subscription_id}/upcoming-invoice",
+            summary="What the customer owes so far this period (nothing is stored)")
+def upcoming_invoice(request: Request, subscription_id: str, at: Optional[str] = Query(None, description="Default now."),
+                     p: Principal = Depends(principal)):
+    sub, draft = billing(request).preview(p.environment, subscription_id, at_param(at, "at"))
+    as_of = at_param(at, "at") or from_us(store(request).now())
+    return {"object": "upcoming_invoice", "subscription_id": sub.id, "customer_id": sub.customer_id,
+            "as_of": as_of.isoformat().replace("+00:00", "Z"), **draft.to_dict()}
+
+
+@router.post("/subscriptions/{subscription_id}/invoices",
+             summary="Invoice the ended period containing 'at' (idempotent: 201 new, 200 existing)")
+async def create_invoice(request: Request, response: Response, subscription_id: str, p: Principal = Depends(writer)):
+    body = await body_of(request)
+    at = at_param(body.get("at"), "at")
+    if at is None:
+        raise ValidationError("at (an instant inside the period to invoice) is required", "at")
+    invoice, created = await run_in_threadpool(billing(request).create_invoice, p.environment, subscription_id, at)
+    response.status_code = 201 if created else 200
+    return invoice.to_dict()
+
+
+@router.post("/subscriptions/{subscription_id}/thresholds/check",
+             summary="Queue usage.threshold_reached for thresholds crossed this period")
+def check_thresholds(request: Request, subscription_id: str, p: Principal = Depends(writer)):
+    return {"reached": billing(request).check_thresholds(p.environment, subscription_id)}
+
+
+# -- invoices --------------------------------------------------------------------------------------
+@router.get("/invoices", summary="List invoices, newest period first")
+def list_invoices(request: Request, subscription_id: Optional[str] = None, customer_id: Optional[str] = None,
+                  status: Optional[str] = Query(None, description="draft | finalized | void"),
+                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                  p: Principal = Depends(principal)):
+    found = billing(request).list_invoices(p.environment, limit, offset, subscription_id=subscription_id,
+                                           customer_id=customer_id, status=status)
+    return {"data": [i.to_dict() for i in found]}
+
+
+@router.post("/invoices/run", summary="Invoice every due period up to 'until' (default now); idempotent")
+async def run_invoices(request: Request, p: Principal = Depends(writer)):
+    body = await optional_body(request)
+    until = at_param(body.get("until"), "until") or from_us(store(request).now())
+    finalize = body.get("finalize", False)
+    if not isinstance(finalize, bool):
+        raise ValidationError("finalize must be a boolean", "finalize")
+    result = await run_in_threadpool(billing(request).run, until, p.environment, finalize)
+    return {"created": result.created, "existing": result.existing, "finalized": result.finalized,
+            "thresholds_reached": result.thresholds}
+
+
+@router.get("/invoices/{invoice_id}", summary="Retrieve an invoice")
+def get_invoice(request: Request, invoice_id: str, p: Principal = Depends(principal)):
+    return billing(request).get_invoice(p.environment, invoice_id).to_dict()
+
+
+@router.post("/invoices/{invoice_id}/finalize", summary="Re-price a draft and freeze it (draft → finalized)")
+def finalize_invoice(request: Request, invoice_id: str, p: Principal = Depends(writer)):
+    return billing(request).finalize(p.environment, invoice_id).to_dict()
+
+
+@router.post("/invoices/{invoice_id}/void", summary="Void an invoice (terminal)")
+def void_invoice(request: Request, invoice_id: str, p: Principal = Depends(writer)):
+    return billing(request).void(p.environment, invoice_id).to_dict()

@@ -1,0 +1,293 @@
+"""``Billing(store)``: products, customers, subscriptions and invoices on top of a Store.
+
+Owns the transactions of billing: what must commit together does (an invoice, its lines and its
+``invoice.created`` webhook message; a finalization and ``invoice.finalized``). Quantities are meter
+values over each plan segment of a period (``usage.meter_total``, the function behind
+``Store.meter_total``, on the same connection so a finalization prices one consistent snapshot).
+Pricing and period arithmetic are the pure core's (``meterbase.billing``, ``meterbase.pricing``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from ..billing.invoice import InvoiceDraft, Segment, assemble, crossed_thresholds, usage_windows
+from ..billing.periods import Period, billing_anchor, period_at, periods_until
+from ..billing.plans import parse_product
+from ..billing.subscriptions import parse_customer, parse_subscription, parse_thresholds
+from ..errors import Conflict, NotFound, ValidationError
+from ..timeutil import from_us, to_us
+from . import billing_invoices as inv_repo
+from . import billing_repo as repo
+from . import meters_repo, upsert, usage
+from .billing_invoices import DRAFT, FINALIZED, VOID, Invoice
+from .outbox import enqueue
+from .schema import billing_invoices, billing_threshold_hits
+from .store import Store
+
+
+@dataclass
+class RunResult:
+    """What ``Billing.run`` did: invoice ids created, already present, finalized."""
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    finalized: list[str] = field(default_factory=list)
+    thresholds: int = 0
+
+
+class Billing:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def _now(self, at: datetime | None = None) -> datetime:
+        return at if at is not None else from_us(self.store.now())
+
+    # -- customers ------------------------------------------------------------------------------
+    def create_customer(self, env: str, raw: Any) -> repo.Customer:
+        data = parse_customer(raw)
+        with self.store.write() as conn:
+            return repo.insert_customer(conn, env, data, self.store.now())
+
+    def get_customer(self, env: str, customer_id: str) -> repo.Customer:
+        with self.store.read() as conn:
+            return repo.get_customer(conn, env, customer_id)
+
+    def list_customers(self, env: str, limit: int = 100, offset: int = 0, **filters) -> list[repo.Customer]:
+        with self.store.read() as conn:
+            return repo.list_customers(conn, env, limit, offset, **filters)
+
+    # -- products -------------------------------------------------------------------------------
+    def create_product(self, env: str, raw: Any) -> repo.Product:
+        plan = parse_product(raw)
+        with self.store.write() as conn:
+            lines = []
+            for i, line in enumerate(plan.usage):
+                try:
+                    meter = meters_repo.get_meter(conn, env, line.meter_id)
+                except NotFound:
+                    raise ValidationError(f"meter {line.meter_id!r} not found", f"meters[{i}].meter_id") from None
+                lines.append(replace(line, description=line.description or meter.spec.name))
+            plan = replace(plan, usage=tuple(lines))
+            return repo.insert_product(conn, env, plan, self.store.now(), raw.get("metadata"), raw.get("tax_category"))
+
+    def get_product(self, env: str, product_id: str) -> repo.Product:
+        with self.store.read() as conn:
+            return repo.get_product(conn, env, product_id)
+
+    def list_products(self, env: str, limit: int = 100, offset: int = 0, archived: bool | None = False) -> list[repo.Product]:
+        with self.store.read() as conn:
+            return repo.list_products(conn, env, limit, offset, archived)
+
+    # -- subscriptions --------------------------------------------------------------------------
+    def create_subscription(self, env: str, raw: Any) -> repo.Subscription:
+        data = parse_subscription(raw, self._now())
+        with self.store.write() as conn:
+            repo.get_customer(conn, env, data["customer_id"])
+            product = _product_for(conn, env, data["product_id"])
+            cycle = product.plan.cycle
+            start = from_us(data["start_at"])
+            data.update(cycle=cycle, anchor_at=to_us(billing_anchor(start, cycle, data.pop("anchor_day"))))
+            return repo.insert_subscription(conn, env, data, self.store.now())
+
+    def get_subscription(self, env: str, subscription_id: str) -> repo.Subscription:
+        with self.store.read() as conn:
+            return repo.get_subscription(conn, env, subscription_id)
+
+    def list_subscriptions(self, env: str, limit: int = 100, offset: int = 0, **filters) -> list[repo.Subscription]:
+        with self.store.read() as conn:
+            return repo.list_subscriptions(conn, env, limit, offset, **filters)
+
+    def change_plan(self, env: str, subscription_id: str, product_id: str, at: datetime | None = None,
+                    quantity: int | None = None) -> repo.Subscription:
+        """Switch plans from ``at`` (default now); the fixed fees of both plans are prorated."""
+        at = self._now(at)
+        with self.store.write() as conn:
+            sub = repo.get_subscription(conn, env, subscription_id)
+            new, old = _product_for(conn, env, product_id), repo.get_product(conn, env, sub.product_id)
+            if new.plan.currency != old.plan.currency:
+                raise ValidationError("the new plan must use the subscription's currency", "product_id")
+            if new.plan.cycle != sub.cycle:
+                raise ValidationError("the new plan must have the subscription's billing period", "product_id")
+            if to_us(at) <= sub.start_at:
+                raise ValidationError("a plan change must come after the subscription starts", "effective_at")
+            billed = conn.execute(select(billing_invoices.c.id).where(
+                billing_invoices.c.subscription_id == sub.id, billing_invoices.c.period_end > to_us(at),
+                billing_invoices.c.status != VOID)).first()
+            if billed is not None:
+                raise Conflict(f"the period containing that instant is already invoiced ({billed.id})", "effective_at")
+            qty = sub.quantity if quantity is None else quantity
+            repo.add_segment(conn, sub, to_us(at), product_id, qty, self.store.now())
+            return repo.get_subscription(conn, env, subscription_id)
+
+    def cancel(self, env: str, subscription_id: str, at_period_end: bool = True) -> repo.Subscription:
+        """Cancel at the end of the current period (``at_period_end=False`` undoes a pending cancel)."""
+        now = self._now()
+        with self.store.write() as conn:
+            sub = repo.get_subscription(conn, env, subscription_id)
+            ends = None
+            if at_period_end:
+                ends = to_us(period_at(sub.start, sub.anchor, sub.cycle, max(now, sub.start)).end)
+            repo.set_cancel(conn, sub, at_period_end, ends, self.store.now())
+            return repo.get_subscription(conn, env, subscription_id)
+
+    # -- pricing a period -----------------------------------------------------------------------
+    def _segments(self, conn, sub: repo.Subscription, period: Period) -> list[Segment]:
+        out: list[Segment] = []
+        bounds = [from_us(eff) for eff, _, _ in sub.segments] + [None]
+        for (_, pid, qty), start, end in zip(sub.segments, bounds, bounds[1:]):
+            lo, hi = max(start, period.start), period.end if end is None else min(end, period.end)
+            if lo < hi:
+                out.append(Segment(repo.get_product(conn, sub.environment, pid).plan, lo, hi, qty))
+        return out
+
+    def _draft(self, conn, sub: repo.Subscription, period: Period, upto: datetime | None = None) -> InvoiceDraft:
+        segments = self._segments(conn, sub, period)
+        quantities: dict = {}
+        for meter_id, start, end in usage_windows(segments):
+            stop = end if upto is None else min(end, upto)
+            meter = meters_repo.get_meter(conn, sub.environment, meter_id)
+            value = usage.meter_total(conn, meter, to_us(start), to_us(stop), sub.customer_id).value(meter.aggregation) \
+                if start < stop else None
+            quantities[(meter_id, start, end)] = value if value is not None else Decimal(0)
+        return assemble(period, segments, quantities)
+
+    def preview(self, env: str, subscription_id: str, at: datetime | None = None) -> tuple[repo.Subscription, InvoiceDraft]:
+        """Upcoming invoice: the period containing ``at`` (default now), usage up to ``at``."""
+        at = self._now(at)
+        with self.store.read() as conn:
+            sub = repo.get_subscription(conn, env, subscription_id)
+            if sub.ends is not None and at >= sub.ends:
+                raise ValidationError("the subscription has ended; there is no upcoming invoice", "at")
+            period = period_at(sub.start, sub.anchor, sub.cycle, max(at, sub.start))
+            return sub, self._draft(conn, sub, period, upto=at)
+
+    # -- invoices -------------------------------------------------------------------------------
+    def create_invoice(self, env: str, subscription_id: str, at: datetime) -> tuple[Invoice, bool]:
+        """Invoice the (ended) period containing ``at``; idempotent per period."""
+        with self.store.write() as conn:
+            sub = repo.get_subscription(conn, env, subscription_id)
+            period = period_at(sub.start, sub.anchor, sub.cycle, at)
+            if period.end > self._now():
+                raise ValidationError("that period has not ended yet; see the upcoming invoice", "at")
+            if sub.ends is not None and period.start >= sub.ends:
+                raise ValidationError("the subscription had ended before that period", "at")
+            return self._create(conn, sub, period)
+
+    def _create(self, conn, sub: repo.Subscription, period: Period) -> tuple[Invoice, bool]:
+        now = self.store.now()
+        draft = self._draft(conn, sub, period)
+        invoice_id, created = inv_repo.insert_invoice(conn, sub.environment, sub.id, sub.customer_id, draft, now)
+        invoice = inv_repo.get_invoice(conn, sub.environment, invoice_id)
+        if created:
+            enqueue(conn, sub.environment, "invoice.created", invoice.to_dict(), now)
+        return invoice, created
+
+    def finalize(self, env: str, invoice_id: str) -> Invoice:
+        """Re-price a draft from current meter values and freeze it (idempotent for a final invoice)."""
+        with self.store.write() as conn:
+            invoice = inv_repo.get_invoice(conn, env, invoice_id)
+            if invoice.status == FINALIZED:
+                return invoice
+            if invoice.status == VOID:
+                raise Conflict("a void invoice cannot be finalized", "status")
+            return self._finalize(conn, invoice)
+
+    def _finalize(self, conn, invoice: Invoice) -> Invoice:
+        now = self.store.now()
+        sub = repo.get_subscription(conn, invoice.environment, invoice.subscription_id)
+        period = period_at(sub.start, sub.anchor, sub.cycle, from_us(invoice.period_start))
+        inv_repo.replace_lines(conn, invoice.id, self._draft(conn, sub, period), now)
+        inv_repo.set_status(conn, invoice.id, FINALIZED, now)
+        final = inv_repo.get_invoice(conn, invoice.environment, invoice.id)
+        enqueue(conn, final.environment, "invoice.finalized", final.to_dict(), now)
+        return final
+
+    def void(self, env: str, invoice_id: str) -> Invoice:
+        with self.store.write() as conn:
+            invoice = inv_repo.get_invoice(conn, env, invoice_id)
+            if invoice.status != VOID:
+                now = self.store.now()
+                inv_repo.set_status(conn, invoice_id, VOID, now)
+                invoice = inv_repo.get_invoice(conn, env, invoice_id)
+                enqueue(conn, env, "invoice.voided", invoice.to_dict(), now)
+            return invoice
+
+    def get_invoice(self, env: str, invoice_id: str) -> Invoice:
+        with self.store.read() as conn:
+            return inv_repo.get_invoice(conn, env, invoice_id)
+
+    def list_invoices(self, env: str, limit: int = 100, offset: int = 0, **filters) -> list[Invoice]:
+        if filters.get("status") not in (None, *inv_repo.STATUSES):
+            raise ValidationError(f"status must be one of {', '.join(inv_repo.STATUSES)}", "status")
+        with self.store.read() as conn:
+            return inv_repo.list_invoices(conn, env, limit, offset, **filters)
+
+    # -- batch billing --------------------------------------------------------------------------
+    def due(self, until: datetime, env: str | None = None) -> list[tuple[repo.Subscription, Period]]:
+        """Every (subscription, period) ended by ``until`` that has no invoice yet, or only a draft."""
+        out = []
+        subs = self._subscriptions(env)
+        with self.store.read() as conn:
+            for sub in subs:
+                done = dict(conn.execute(select(billing_invoices.c.period_start, billing_invoices.c.status)
+                                         .where(billing_invoices.c.subscription_id == sub.id)).all())
+                for period in periods_until(sub.start, sub.anchor, sub.cycle, until, sub.ends):
+                    if done.get(to_us(period.start)) in (None, DRAFT):
+                        out.append((sub, period))
+        return out
+
+    def run(self, until: datetime, env: str | None = None, finalize: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> RunResult:
+        """Bill every due period (idempotent: a re-run finds the invoices and creates none)."""
+        until = min(until, self._now())
+        result = RunResult()
+        due = self.due(until, env)
+        for i, (sub, period) in enumerate(due):
+            with self.store.write() as conn:
+                invoice, created = self._create(conn, sub, period)
+                (result.created if created else result.existing).append(invoice.id)
+                if finalize and invoice.status == DRAFT:
+                    result.finalized.append(self._finalize(conn, invoice).id)
+            if progress:
+                progress(i + 1, len(due))
+        for sub in self._subscriptions(env):
+            if sub.thresholds and (sub.ends is None or until < sub.ends) and until >= sub.start:
+                result.thresholds += len(self.check_thresholds(sub.environment, sub.id, until))
+        return result
+
+    def _subscriptions(self, env: str | None) -> list[repo.Subscription]:
+        with self.store.read() as conn:
+            return repo.list_subscriptions(conn, env, limit=10**9)
+
+    def check_thresholds(self, env: str, subscription_id: str, at: datetime | None = None) -> list[str]:
+        """Queue ``usage.threshold_reached`` once per threshold and period; returns the new keys."""
+        sub, draft = self.preview(env, subscription_id, at)
+        keys = crossed_thresholds(parse_thresholds(sub.thresholds), draft)
+        new: list[str] = []
+        start = to_us(draft.period.start)
+        with self.store.write() as conn:
+            now = self.store.now()
+            for key in keys:
+                stmt = upsert.insert(conn, billing_threshold_hits).values(
+                    subscription_id=sub.id, period_start=start, threshold=key, hit_at=now).on_conflict_do_nothing()
+                if conn.execute(stmt).rowcount:
+                    new.append(key)
+                    enqueue(conn, env, "usage.threshold_reached", {
+                        "subscription_id": sub.id, "customer_id": sub.customer_id, "threshold": key,
+                        "period_start": draft.period.start.isoformat(), "period_end": draft.period.end.isoformat(),
+                        "amount_so_far": str(draft.total), "currency": draft.currency,
+                    }, now)
+        return new
+
+
+def _product_for(conn, env: str, product_id: str) -> repo.Product:
+    try:
+        return repo.get_product(conn, env, product_id)
+    except NotFound:
+        raise ValidationError(f"product {product_id!r} not found", "product_id") from None
