@@ -19,7 +19,8 @@ def store(request: Request) -> Store:
     return request.app.state.store
 
 
-async def json_body(request: Request):
+async def read_body(request: Request, expected: str = "JSON") -> bytes:
+    """The raw request body, refused (413) beyond ``max_body_bytes`` and (422) when empty."""
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -32,8 +33,12 @@ async def json_body(request: Request):
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise ValidationError("request body is empty; expected JSON", "body")
-    return orjson.loads(raw)
+        raise ValidationError(f"request body is empty; expected {expected}", "body")
+    return raw
+
+
+async def json_body(request: Request):
+    return orjson.loads(await read_body(request))
 
 
 def instant_param(value: str | None, field: str) -> int | None:

@@ -1,0 +1,124 @@
+"""Fixtures for the durable policy engine: the seed policy, an injectable clock, SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from meterbase.policy.service import PolicyService
+from meterbase.storage import open_store
+
+SEED_PATH = Path(__file__).parent.parent / "policy" / "seed_policy.yaml"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class FakeClock:
+    """A settable UTC clock: ``clock()`` returns ``clock.now``; ``advance(days=30)`` moves it."""
+
+    def __init__(self, start: datetime = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> datetime:
+        self.now += timedelta(**kw)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def create_pg_database() -> str:
+    import psycopg
+
+    name = f"mb_policy_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this session (skipped when no server is reachable)."""
+    if not _pg_available():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    name = create_pg_database()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store(request, tmp_path, clock):
+    """A Store on SQLite (fresh file) or PostgreSQL (session database) with the fake clock.
+
+    Tests isolate themselves with a fresh environment name (``env`` fixture), so one PostgreSQL
+    database serves the whole session.
+    """
+    url = f"sqlite:///{tmp_path}/policy.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = open_store(url, clock)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def env() -> str:
+    return f"t_{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def svc(backend_store, seed_text, env) -> PolicyService:
+    return PolicyService(backend_store, seed_text, environment=env)
+
+
+class Recorder:
+    """A handler that remembers ``(event_key, payload_dict)`` calls."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    def __call__(self, key: str, value: str) -> None:
+        import json
+
+        self.calls.append((key, json.loads(value)))
+
+    def of(self, key: str) -> list[dict]:
+        return [payload for k, payload in self.calls if k == key]
+
+
+@pytest.fixture
+def recorder(svc) -> Recorder:
+    rec = Recorder()
+    svc.add_handler("test", rec)
+    return rec
