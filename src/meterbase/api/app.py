@@ -10,7 +10,8 @@ from ..storage import Store, open_store
 from . import errors
 from ..dashboard.routes import router as dashboard_router
 from .auth import KeyCache
-from .routes import dodo, native
+from .routes import dodo, native, policy
+from .routes import billing, dodo_billing
 
 
 def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
@@ -33,6 +34,9 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.include_router(native.router)
     app.include_router(dodo.router)
     app.include_router(dashboard_router)  # web dashboard under /ui
+    app.include_router(billing.router)
+    app.include_router(dodo_billing.router)
+    app.include_router(policy.router)
     return app
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import keys, meters
+from . import blueprints, keys, meters
 from .common import DB_HELP, console, get_store
 from .ingest import ingest
 from .serve import serve
@@ -17,6 +17,10 @@ from .usage import usage
 app = typer.Typer(help="meterbase: usage metering, limits and billing.", no_args_is_help=True, add_completion=False)
 app.add_typer(keys.app, name="keys")
 app.add_typer(meters.app, name="meters")
+app.add_typer(blueprints.app, name="blueprints")
+from . import invoices, webhooks  # noqa: E402
+app.add_typer(invoices.app, name="invoices")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("usage")(usage)
