@@ -1,7 +1,8 @@
-"""``Meterbase``: synchronous HTTP client for the native ``/v1`` API (httpx).
+"""``Meterbase`` / ``AsyncMeterbase``: HTTP clients for the native ``/v1`` API (httpx).
 
 Ingest calls are safe to retry (the server is idempotent on ``event_id``), so transport errors
-and 5xx/429 answers are retried with exponential backoff and jitter; 4xx answers are not.
+(timeouts included) and 5xx/429 answers are retried with exponential backoff and jitter; other
+4xx answers are not. For fire-and-forget, batched ingestion see :mod:`meterbase.sdk.ingestion`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Iterable
 
+import asyncio
 import httpx
 import orjson
 
@@ -29,7 +31,21 @@ class MeterbaseAPIError(Exception):
 
 
 def new_event_id(event_name: str) -> str:
+    """``<event_name>_<epoch ms>_<random>``: the shape Dodo's blueprints use, with 48 random bits."""
     return f"{event_name}_{int(time.time() * 1000)}_{uuid.uuid4().hex[:12]}"
+
+
+def backoff_delay(attempt: int, base: float = 0.25, cap: float = 8.0, rand=random.random) -> float:
+    """Exponential backoff with jitter: ``min(cap, base·2^attempt)`` scaled by a factor in [0.5, 1)."""
+    return min(cap, base * 2**attempt) * (0.5 + rand() / 2)
+
+
+def _api_error(r: httpx.Response) -> MeterbaseAPIError:
+    try:
+        body = r.json()
+    except ValueError:
+        body = r.text
+    return MeterbaseAPIError(r.status_code, body)
 
 
 def _jsonable(value: Any) -> Any:
@@ -60,12 +76,8 @@ class Meterbase:
                 if r.status_code < 400:
                     return r.json() if r.content else None
                 if r.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
-                    try:
-                        body = r.json()
-                    except ValueError:
-                        body = r.text
-                    raise MeterbaseAPIError(r.status_code, body)
-            time.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
+                    raise _api_error(r)
+            time.sleep(backoff_delay(attempt))
         raise RuntimeError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -101,8 +113,9 @@ class Meterbase:
                 "measurement_unit": measurement_unit, "filter": filter, "description": description}
         return self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
 
-    def meters(self, archived: bool = False) -> list[dict]:
-        return self._request("GET", "/v1/meters", params={"archived": str(archived).lower()})["data"]
+    def meters(self, archived: bool = False, limit: int | None = None) -> list[dict]:
+        params = {"archived": str(archived).lower(), "limit": limit}
+        return self._request("GET", "/v1/meters", params=_params(params))["data"]
 
     def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
               end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
@@ -110,6 +123,78 @@ class Meterbase:
         params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
                   "group_by": ",".join(group_by) if group_by else None}
         return self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
+
+
+class AsyncMeterbase:
+    """The asyncio twin of :class:`Meterbase` (same methods, awaitable)."""
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = 30.0,
+                 max_retries: int = 3, transport: httpx.AsyncBaseTransport | None = None):
+        api_key = api_key or os.environ.get("MB_API_KEY")
+        if not api_key:
+            raise ValueError("an API key is required (argument or $MB_API_KEY)")
+        self.base_url = (base_url or os.environ.get("MB_URL") or "http://127.0.0.1:8080").rstrip("/")
+        self.max_retries = max_retries
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+                                       headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+
+    async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        content = orjson.dumps(json, default=_jsonable) if json is not None else None
+        for attempt in range(self.max_retries + 1):
+            try:
+                r = await self._http.request(method, path, content=content, params=params)
+            except httpx.TransportError:
+                if attempt >= self.max_retries:
+                    raise
+            else:
+                if r.status_code < 400:
+                    return r.json() if r.content else None
+                if r.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                    raise _api_error(r)
+            await asyncio.sleep(backoff_delay(attempt))
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncMeterbase":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def ingest(self, events: Iterable[dict]) -> dict:
+        batch = [e if "event_id" in e else {**e, "event_id": new_event_id(e["event_name"])} for e in events]
+        return await self._request("POST", "/v1/events/ingest", json={"events": batch})
+
+    async def track(self, customer_id: str, event_name: str, metadata: dict | None = None, *,
+                    event_id: str | None = None, timestamp: datetime | None = None) -> dict:
+        event = {"event_id": event_id or new_event_id(event_name), "customer_id": customer_id,
+                 "event_name": event_name, "metadata": metadata or {}}
+        if timestamp is not None:
+            event["timestamp"] = timestamp
+        return await self.ingest([event])
+
+    async def events(self, **params: Any) -> list[dict]:
+        return (await self._request("GET", "/v1/events", params=_params(params)))["data"]
+
+    async def create_meter(self, name: str, event_name: str, aggregation: str = "count", key: str | None = None,
+                           measurement_unit: str = "units", filter: dict | None = None,
+                           description: str | None = None) -> dict:
+        body = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+                "measurement_unit": measurement_unit, "filter": filter, "description": description}
+        return await self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
+
+    async def meters(self, archived: bool = False, limit: int | None = None) -> list[dict]:
+        params = {"archived": str(archived).lower(), "limit": limit}
+        return (await self._request("GET", "/v1/meters", params=_params(params)))["data"]
+
+    async def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
+                    end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
+                    group_by: list[str] | None = None) -> dict:
+        params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
+                  "group_by": ",".join(group_by) if group_by else None}
+        return await self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
 
 
 def _params(params: dict) -> dict:
