@@ -1,0 +1,143 @@
+"""4. Invoice run: N subscriptions with 4 metered lines each, one monthly period, ``Billing(store).run``.
+
+Imports the billing store lazily: while it is missing the section prints "not available yet".
+Setup (customers, product, subscriptions, usage events) is untimed and goes through the repository
+functions in large transactions; only the invoice run is timed. API-specific code is in ``_adapter_*``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .common import ENV, NOT_AVAILABLE, Section, fresh_database, temp_dir
+
+TARGET_S = 60.0
+PERIOD_START = datetime(2025, 3, 1, tzinfo=timezone.utc)
+PERIOD_END = datetime(2025, 4, 1, tzinfo=timezone.utc)
+BILLED_METERS = ["API requests", "LLM tokens", "GPU seconds", "Emails"]
+
+
+@dataclass
+class InvoiceConfig:
+    subscriptions: int = 100_000
+    events: int = 310_000  # usage in the period, spread over the first 10k customers (the rest bill zero usage)
+    backend: str = "sqlite"
+    budget_s: float = 60.0  # = the target: stop the run here and extrapolate (keeps `make bench` under 10 minutes)
+
+
+def available() -> bool:
+    try:
+        import meterbase.storage.billing_store  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- adapters ---------------------------------------------------------------------------------
+def _adapter_setup(store, meter_ids: dict, n_subs: int):
+    """Product with 4 metered lines, then ``n_subs`` customers + monthly subscriptions from PERIOD_START.
+
+    Rows are written with executemany, mirroring ``billing_repo.insert_customer/insert_subscription``
+    (one call per row would make the setup longer than the run it prepares)."""
+    import orjson
+
+    from meterbase.billing.periods import billing_anchor
+    from meterbase.storage.billing_store import Billing
+    from meterbase.storage.schema import billing_customers as tc, billing_plan_segments as tg, billing_subscriptions as ts
+    from meterbase.timeutil import to_us
+
+    billing = Billing(store)
+    product = billing.create_product(ENV, {
+        "name": "AI Platform", "currency": "USD", "fixed_fee": "49.00", "billing_period": {"interval": "month", "count": 1},
+        "meters": [{"meter_id": meter_ids[m], "price_per_unit": "0.0001", "free_threshold": "100"} for m in BILLED_METERS],
+    })
+    cycle = product.plan.cycle
+    start = to_us(PERIOD_START)
+    anchor = to_us(billing_anchor(PERIOD_START, cycle, None))
+    now = store.now()
+    for lo in range(0, n_subs, 20_000):
+        ids = [f"cus_{i:05d}" for i in range(lo, min(n_subs, lo + 20_000))]
+        subs = [f"sub_bench_{i:08d}" for i in range(lo, lo + len(ids))]
+        with store.write() as conn:
+            conn.execute(tc.insert(), [{"environment": ENV, "id": c, "email": f"{c}@example.com", "name": c,
+                                        "phone_number": None, "metadata": "{}", "created_at": now, "updated_at": now}
+                                       for c in ids])
+            conn.execute(ts.insert(), [{"id": sid, "environment": ENV, "customer_id": c, "product_id": product.id,
+                                        "quantity": 1, "interval": cycle.unit, "interval_count": cycle.count,
+                                        "start_at": start, "anchor_at": anchor, "cancel_at_period_end": False,
+                                        "ends_at": None, "thresholds": orjson.dumps([]).decode(), "billing": "{}",
+                                        "metadata": "{}", "created_at": now, "updated_at": now}
+                                       for sid, c in zip(subs, ids)])
+            conn.execute(tg.insert(), [{"subscription_id": sid, "effective_at": start, "product_id": product.id, "quantity": 1}
+                                       for sid in subs])
+    return billing
+
+
+class _Budget(Exception):
+    pass
+
+
+def _adapter_run(billing, budget_s: float) -> tuple[int, int, bool]:
+    """Run the invoice run; stop after ``budget_s`` (the run commits per invoice, so stopping is safe).
+    Returns (invoices created, invoices due, finished)."""
+    t0 = time.perf_counter()
+    seen = {"done": 0, "total": 0}
+
+    def progress(done: int, total: int) -> None:
+        seen.update(done=done, total=total)
+        if time.perf_counter() - t0 > budget_s:
+            raise _Budget
+
+    try:
+        result = billing.run(PERIOD_END, ENV, progress=progress)
+    except _Budget:
+        return seen["done"], seen["total"], False
+    return len(result.created), seen["total"] or len(result.created), True
+
+
+COLUMNS = ["subscriptions", "meters", "invoices", "seconds", "invoices/s", "projected s", "target", "meets", "setup s"]
+
+
+def run(cfg: InvoiceConfig, log=print) -> Section:
+    sec = Section("invoices", "4. Invoice run", COLUMNS)
+    if not available():
+        sec.status = "not_available"
+        sec.rows = [{"subscriptions": cfg.subscriptions, "meters": 4, "target": f"<= {TARGET_S:.0f} s", "meets": NOT_AVAILABLE}]
+        sec.notes.append("meterbase.storage.billing_store is not importable yet")
+        return sec
+    from meterbase.storage import Store
+
+    from .loader import bulk_load
+    from .query import START, _us
+
+    with temp_dir() as tmp, fresh_database(cfg.backend, tmp) as url:
+        t0 = time.perf_counter()
+        load = bulk_load(url, cfg.events, _us(START), days=31, log=log)
+        store = Store(url)
+        try:
+            billing = _adapter_setup(store, load["meter_ids"], cfg.subscriptions)
+            setup = time.perf_counter() - t0
+            log(f"  invoices: {cfg.subscriptions:,} subscriptions set up in {setup:.1f}s")
+            t1 = time.perf_counter()
+            n, due, finished = _adapter_run(billing, cfg.budget_s)
+            secs = time.perf_counter() - t1
+        finally:
+            store.close()
+    projected = secs if finished else (secs * cfg.subscriptions / n if n else float("inf"))
+    sec.rows.append({"subscriptions": cfg.subscriptions, "meters": len(BILLED_METERS), "invoices": n, "seconds": secs,
+                     "invoices/s": n / secs if secs else float("nan"), "projected s": projected,
+                     "target": f"<= {TARGET_S:.0f} s", "meets": ("yes" if finished and secs <= TARGET_S else "no") if cfg.subscriptions >= 100_000 else "n/a (size)",
+                     "setup s": setup})
+    sec.details.update(finished=finished, due=due)
+    log(f"  invoices: {n:,} invoices in {secs:.1f}s{'' if finished else f' (stopped at the {cfg.budget_s:.0f}s budget; projected {projected:.0f}s)'}")
+    if not finished:
+        sec.notes.append(f"stopped after {cfg.budget_s:.0f} s with {n:,} of {due:,} invoices; 'projected s' extrapolates "
+                         "linearly (invoices are independent transactions).")
+    elif n != cfg.subscriptions:
+        sec.notes.append(f"expected {cfg.subscriptions:,} invoices, the run created {n:,}")
+        sec.status = "error"
+    sec.notes.append(f"{cfg.events:,} usage events in the period for the first 10k customers; the rest bill zero usage. "
+                     "Target applies to the default 100k subscriptions.")
+    return sec
