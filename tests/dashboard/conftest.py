@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from meterbase.demo import seed
 from meterbase.storage import open_store
+from support.server import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "dashboard"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _e2e():
-    """tests/e2e/conftest.py as a module (its start_server helper launches `meterbase serve`)."""
-    name = "_mb_e2e_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "conftest.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod  # dataclasses resolve annotations through sys.modules
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
 def chromium_or_skip() -> str:
@@ -62,13 +50,9 @@ def demo_server(tmp_path_factory):
     test_key, _ = store.create_key("dashboard-e2e", "test_mode")
     live_key, _ = store.create_key("dashboard-e2e-live", "live_mode")
     store.close()
-    proc, url = _e2e().start_server(db_url, tmp / "server.log", {"MB_SECRET_KEY": "dashboard-tests-" + "s" * 32})
+    proc, url = start_server(db_url, tmp / "server.log", {"MB_SECRET_KEY": "dashboard-tests-" + "s" * 32})
     yield DemoServer(url, db_url, test_key, live_key, proc)
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

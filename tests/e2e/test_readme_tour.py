@@ -10,7 +10,7 @@ from pathlib import Path
 
 from meterbase.storage import open_store
 
-from .conftest import start_server
+from support.server import start_server, stop_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -49,5 +49,4 @@ def test_readme_tour_runs_as_written(tmp_path):
         assert row["windows"] == [{"start": "2025-01-01T00:00:00Z", "end": "2025-02-01T00:00:00Z", "value": "4000"}]
         assert "cus_tour" in cli and "4000" in cli
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)

@@ -8,7 +8,6 @@ no-op anyway).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Optional
