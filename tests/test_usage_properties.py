@@ -15,8 +15,6 @@ replays one batch with some conflicting copies, then compares many usage queries
 
 from __future__ import annotations
 
-import os
-import tempfile
 from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
@@ -312,7 +310,6 @@ def scenario_st(draw):
 # Helpers
 # ---------------------------------------------------------------------------------------------
 # SQLite here runs with synchronous=FULL: put the per-example databases on tmpfs when there is one
-_TMP_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
 def iso(us_: int) -> str:
@@ -380,62 +377,60 @@ def check_query(store, meter, agg, key, flt, stored, q, group_by=None):
 # ---------------------------------------------------------------------------------------------
 # The property
 # ---------------------------------------------------------------------------------------------
-@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(scenario=scenario_st())
-def test_usage_equals_reference_for_every_aggregation(scenario):
+def test_usage_equals_reference_for_every_aggregation(fresh_store_url, scenario):
     events, batches, replay, conflicts, mid_after, flt, queries = scenario
     raws = [raw_event(i, ev) for i, ev in enumerate(events)]
-    with tempfile.TemporaryDirectory(dir=_TMP_ROOT) as tmp:
-        store = open_store(f"sqlite:///{tmp}/mb.db")
-        try:
-            meters = {}
-            for agg, key in METERS:
-                meters[(agg, key, "before")] = store.create_meter(ENV, meter_body(agg, flt, "before", key))
-            stored = []  # (customer, name, ts, metadata) in ingestion order
-            for bi, batch in enumerate(batches):
-                res = store.ingest(ENV, [raws[i] for i in batch])
-                assert res.ingested == len(batch)
-                assert res.duplicates == [] and res.conflicts == []
-                stored.extend((events[i][0], events[i][1], BASE + events[i][2], events[i][3]) for i in batch)
-                if bi == mid_after:
-                    for agg, key in METERS:
-                        meters[(agg, key, "mid")] = store.create_meter(ENV, meter_body(agg, flt, "mid", key))
-            # replay one batch (with conflicting copies of some events): nothing may change
-            conflicting = [{**raws[i], "metadata": {"k": 999}} for i in conflicts]
-            res = store.ingest(ENV, [raws[i] for i in batches[replay]] + conflicting)
-            assert res.ingested == 0
-            assert set(res.duplicates) == {f"ev{i}" for i in batches[replay]}
-            assert set(res.conflicts) == {f"ev{i}" for i in conflicts}
-            assert store.count_events(ENV) == len(events)
-            for agg, key in METERS:
-                meters[(agg, key, "after")] = store.create_meter(ENV, meter_body(agg, flt, "after", key))
+    store = open_store(fresh_store_url())
+    try:
+        meters = {}
+        for agg, key in METERS:
+            meters[(agg, key, "before")] = store.create_meter(ENV, meter_body(agg, flt, "before", key))
+        stored = []  # (customer, name, ts, metadata) in ingestion order
+        for bi, batch in enumerate(batches):
+            res = store.ingest(ENV, [raws[i] for i in batch])
+            assert res.ingested == len(batch)
+            assert res.duplicates == [] and res.conflicts == []
+            stored.extend((events[i][0], events[i][1], BASE + events[i][2], events[i][3]) for i in batch)
+            if bi == mid_after:
+                for agg, key in METERS:
+                    meters[(agg, key, "mid")] = store.create_meter(ENV, meter_body(agg, flt, "mid", key))
+        # replay one batch (with conflicting copies of some events): nothing may change
+        conflicting = [{**raws[i], "metadata": {"k": 999}} for i in conflicts]
+        res = store.ingest(ENV, [raws[i] for i in batches[replay]] + conflicting)
+        assert res.ingested == 0
+        assert set(res.duplicates) == {f"ev{i}" for i in batches[replay]}
+        assert set(res.conflicts) == {f"ev{i}" for i in conflicts}
+        assert store.count_events(ENV) == len(events)
+        for agg, key in METERS:
+            meters[(agg, key, "after")] = store.create_meter(ENV, meter_body(agg, flt, "after", key))
 
-            assert len(meters) == 3 * len(METERS)
-            for (agg, key, _when), meter in meters.items():
-                for q in queries:
-                    check_query(store, meter, agg, key, flt, stored, q)
-        finally:
-            store.close()
+        assert len(meters) == 3 * len(METERS)
+        for (agg, key, _when), meter in meters.items():
+            for q in queries:
+                check_query(store, meter, agg, key, flt, stored, q)
+    finally:
+        store.close()
 
 
-@settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(scenario=scenario_st(), group_key=st.sampled_from([["tier"], ["k"], ["tier", "n"]]))
-def test_grouped_usage_equals_reference(scenario, group_key):
+def test_grouped_usage_equals_reference(fresh_store_url, scenario, group_key):
     events, batches, _replay, _conflicts, _mid, flt, queries = scenario
     raws = [raw_event(i, ev) for i, ev in enumerate(events)]
-    with tempfile.TemporaryDirectory(dir=_TMP_ROOT) as tmp:
-        store = open_store(f"sqlite:///{tmp}/mb.db")
-        try:
-            meters = {(agg, key): store.create_meter(ENV, meter_body(agg, flt, "g", key)) for agg, key in METERS}
-            stored = []
-            for batch in batches:
-                store.ingest(ENV, [raws[i] for i in batch])
-                stored.extend((events[i][0], events[i][1], BASE + events[i][2], events[i][3]) for i in batch)
-            for (agg, key), meter in meters.items():
-                for q in queries:
-                    check_query(store, meter, agg, key, flt, stored, q, group_by=group_key)
-        finally:
-            store.close()
+    store = open_store(fresh_store_url())
+    try:
+        meters = {(agg, key): store.create_meter(ENV, meter_body(agg, flt, "g", key)) for agg, key in METERS}
+        stored = []
+        for batch in batches:
+            store.ingest(ENV, [raws[i] for i in batch])
+            stored.extend((events[i][0], events[i][1], BASE + events[i][2], events[i][3]) for i in batch)
+        for (agg, key), meter in meters.items():
+            for q in queries:
+                check_query(store, meter, agg, key, flt, stored, q, group_by=group_key)
+    finally:
+        store.close()
 
 
 @settings(max_examples=200, deadline=None, database=None)

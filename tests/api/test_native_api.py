@@ -9,12 +9,10 @@ from fastapi.testclient import TestClient
 
 from meterbase.api import create_app
 from meterbase.config import Settings
-from meterbase.storage import open_store
 
 
 @pytest.fixture()
-def api(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path}/api.db")
+def api(store):
     token, _ = store.create_key("rw", "test_mode")
     ro, _ = store.create_key("ro", "test_mode", read_only=True)
     app = create_app(store, Settings(database_url=store.url, max_body_bytes=200_000))

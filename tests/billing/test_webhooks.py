@@ -15,7 +15,7 @@ from meterbase.storage.outbox import enqueue
 from meterbase.storage.schema import webhook_outbox
 from meterbase.webhooks import Deliverer, WebhookVerificationError, add_endpoint, backoff, sign, verify
 from meterbase.webhooks.signing import headers
-from tests.e2e.conftest import free_port
+from support.server import free_port
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from meterbase.storage import open_store
+from support.pg import BACKENDS, create_database, drop_database, pg_available
 from support.server import start_server, stop_server
 
 __all__ = ["LiveServer", "live_server", "start_server", "stop_server"]
@@ -26,10 +27,17 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.test_key}"}, timeout=30)
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory) -> LiveServer:
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_server(request, tmp_path_factory) -> LiveServer:
+    """The server on each backend under test (PostgreSQL: a database of its own, dropped after)."""
     tmp = tmp_path_factory.mktemp("live")
-    db_url = f"sqlite:///{tmp}/live.db"
+    if request.param == "postgresql":
+        if not pg_available():
+            pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        db_url = create_database("mb_e2e")
+        request.addfinalizer(lambda: drop_database(db_url))
+    else:
+        db_url = f"sqlite:///{tmp}/live.db"
     store = open_store(db_url)
     test_key, _ = store.create_key("e2e", "test_mode")
     live_key, _ = store.create_key("e2e-live", "live_mode")

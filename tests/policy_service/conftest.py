@@ -12,7 +12,6 @@ from meterbase.policy.service import PolicyService
 from meterbase.storage import open_store
 
 SEED_PATH = Path(__file__).parent.parent / "policy" / "seed_policy.yaml"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class FakeClock:
@@ -39,52 +38,14 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, connect_timeout=3):
-            return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def create_pg_database() -> str:
-    import psycopg
-
-    name = f"mb_policy_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_pg_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    """A fresh PostgreSQL database for this session (skipped when no server is reachable)."""
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    name = create_pg_database()
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        drop_pg_database(name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend_store(request, tmp_path, clock):
+@pytest.fixture
+def backend_store(backend, tmp_path, clock, request):
     """A Store on SQLite (fresh file) or PostgreSQL (session database) with the fake clock.
 
     Tests isolate themselves with a fresh environment name (``env`` fixture), so one PostgreSQL
     database serves the whole session.
     """
-    url = f"sqlite:///{tmp_path}/policy.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = f"sqlite:///{tmp_path}/policy.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     s = open_store(url, clock)
     try:
         yield s

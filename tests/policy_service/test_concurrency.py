@@ -12,7 +12,7 @@ from meterbase.policy.service import PolicyService
 from meterbase.storage import open_store
 
 from ._workers import CONCURRENCY_POLICY, allow_worker
-from .conftest import create_pg_database, drop_pg_database, _pg_available
+from support.pg import create_database, drop_database, pg_available
 
 WORKERS = 8
 
@@ -74,13 +74,13 @@ def test_sqlite_processes_never_overshoot_a_hard_limit(tmp_path, limit, attempts
 
 @pytest.fixture
 def fresh_pg_url():
-    if not _pg_available():
+    if not pg_available():
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    name = create_pg_database()
+    url = create_database("mb_race")
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield url
     finally:
-        drop_pg_database(name)
+        drop_database(url)
 
 
 @pytest.mark.parametrize("limit, attempts", [(150, 30), (500, 30)])

@@ -90,7 +90,7 @@ def insert_invoice(conn, environment: str, subscription_id: str, customer_id: st
         period_start=start, period_end=to_us(draft.period.end), status=DRAFT, currency=draft.currency,
         subtotal=draft.subtotal, total=draft.total, created_at=now_us, updated_at=now_us,
     ).on_conflict_do_nothing(index_elements=["subscription_id", "period_start"])
-    if conn.execute(stmt).rowcount == 0:
+    if not upsert.inserted(conn, stmt, ti.c.id):
         existing = conn.execute(select(ti.c.id).where(ti.c.subscription_id == subscription_id,
                                                       ti.c.period_start == start)).scalar_one()
         return existing, False

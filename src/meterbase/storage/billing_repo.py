@@ -58,7 +58,7 @@ def insert_customer(conn, environment: str, data: dict, now_us: int) -> Customer
         phone_number=data.get("phone_number"), metadata=_json(data.get("metadata")), created_at=now_us,
         updated_at=now_us,
     ).on_conflict_do_nothing()
-    if conn.execute(stmt).rowcount == 0:
+    if not upsert.inserted(conn, stmt, tc.c.id):
         raise Conflict(f"customer {cid!r} already exists", "id")
     return get_customer(conn, environment, cid)
 

@@ -276,7 +276,7 @@ class Billing:
             for key in keys:
                 stmt = upsert.insert(conn, billing_threshold_hits).values(
                     subscription_id=sub.id, period_start=start, threshold=key, hit_at=now).on_conflict_do_nothing()
-                if conn.execute(stmt).rowcount:
+                if upsert.inserted(conn, stmt, billing_threshold_hits.c.threshold):
                     new.append(key)
                     enqueue(conn, env, "usage.threshold_reached", {
                         "subscription_id": sub.id, "customer_id": sub.customer_id, "threshold": key,

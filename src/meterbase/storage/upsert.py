@@ -11,3 +11,11 @@ def insert(conn, table: Table):
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def inserted(conn, stmt, column) -> bool:
+    """Run an ``INSERT … ON CONFLICT DO NOTHING``; True when the row was new.
+
+    Decided by ``RETURNING``: psycopg reports ``rowcount = -1`` for these statements.
+    """
+    return conn.execute(stmt.returning(column)).first() is not None

@@ -1,0 +1,55 @@
+"""Fresh PostgreSQL databases for tests (the local server at 127.0.0.1:5432, trust auth)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from sqlalchemy import create_engine, text
+
+from meterbase.storage.schema import metadata
+
+#: Backends the suite runs storage tests on (``MB_TEST_BACKENDS``, comma-separated).
+BACKENDS = [b for b in os.environ.get("MB_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+PG_ADMIN = os.environ.get("MB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means "not available here"
+        return False
+
+
+def create_database(prefix: str = "mb_test") -> str:
+    """Create an empty database and return its URL."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def truncate_all(url: str) -> None:
+    """Empty every meterbase table (schema stays), so tests sharing one database start clean."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            names = [t for (t,) in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
+            known = [t.name for t in metadata.sorted_tables if t.name in names]
+            if known:
+                conn.execute(text("TRUNCATE TABLE " + ", ".join(f'"{n}"' for n in known) + " RESTART IDENTITY"))
+    finally:
+        engine.dispose()
