@@ -184,6 +184,9 @@ def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
         c.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:
+        from meterbase.storage import open_store
+
+        open_store(f"{base}/{name}", migrate_schema=True).close()  # `meterbase db upgrade`
         yield f"{base}/{name}"
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as c:

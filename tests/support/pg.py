@@ -7,6 +7,7 @@ import secrets
 
 from sqlalchemy import create_engine, text
 
+from meterbase.storage import open_store
 from meterbase.storage.schema import metadata
 
 #: Backends the suite runs storage tests on (``MB_TEST_BACKENDS``, comma-separated).
@@ -25,13 +26,15 @@ def pg_available() -> bool:
 
 
 def create_database(prefix: str = "mb_test") -> str:
-    """Create an empty database and return its URL."""
+    """Create a database with the current schema and return its URL."""
     import psycopg
 
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    open_store(url, migrate_schema=True).close()  # what `meterbase db upgrade` does
+    return url
 
 
 def drop_database(url: str) -> None:

@@ -18,10 +18,6 @@ ENV_OPTION = typer.Option("test_mode", "--env", "-e", help="test_mode or live_mo
 DB_HELP = "Database URL (default: $MB_DATABASE_URL or sqlite:///meterbase.db)"
 
 
-def get_store(db: str | None = None) -> Store:
-    return open_store(db or os.environ.get("MB_DATABASE_URL"))
-
-
 @contextmanager
 def friendly_errors():
     try:
@@ -30,3 +26,8 @@ def friendly_errors():
         where = f" ({exc.field})" if exc.field else ""
         err_console.print(f"[red]error{where}:[/red] {exc.message}")
         raise typer.Exit(2) from None
+
+
+def get_store(db: str | None = None, migrate_schema: bool | None = None) -> Store:
+    with friendly_errors():
+        return open_store(db or os.environ.get("MB_DATABASE_URL"), migrate_schema=migrate_schema)

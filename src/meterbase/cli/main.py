@@ -31,8 +31,8 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def db_upgrade(db: Optional[str] = typer.Option(None, help=DB_HELP)):
-    """Create or upgrade the schema."""
-    store = get_store(db)
+    """Create or upgrade the schema (SQLite is also upgraded by `serve`; PostgreSQL only here)."""
+    store = get_store(db, migrate_schema=True)
     console.print(f"schema ready at {store.url}")
 
 

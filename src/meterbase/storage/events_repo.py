@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, select
 
 from ..events.model import Event
 from .schema import events as t
+from . import sequences
 from .upsert import insert
 
 
@@ -43,8 +44,10 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
             result.conflicts.append(ev.event_id)
     if not first:
         return result
+    seqs = sequences.allocate(conn, len(first))
     rows = [
         {
+            "seq": seq,
             "environment": environment,
             "event_id": ev.event_id,
             "customer_id": ev.customer_id,
@@ -54,8 +57,9 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
             "fingerprint": ev.fingerprint,
             "ingested_at": now_us,
         }
-        for ev in first.values()  # submission order = storage order ("last" breaks timestamp ties by it)
+        for seq, ev in zip(seqs, first.values())  # seq follows submission order ("last" breaks ties by it)
     ]
+    rows.sort(key=lambda r: r["event_id"])  # insert in one lock order: concurrent batches never deadlock
     stmt = insert(conn, t).on_conflict_do_nothing(index_elements=["environment", "event_id"]).returning(t.c.seq, t.c.event_id)
     inserted = {}
     for chunk_start in range(0, len(rows), 500):

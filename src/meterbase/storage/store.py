@@ -42,9 +42,19 @@ class Store:
         self.clock = clock
 
     # -- plumbing -----------------------------------------------------------------------------
-    def init_schema(self) -> None:
-        """Apply migrations up to head (idempotent)."""
-        migrate.upgrade(self.write_engine)
+    def init_schema(self, migrate_schema: bool | None = None) -> None:
+        """Bring the schema to the latest revision.
+
+        ``None`` (the default) migrates SQLite automatically, but only checks PostgreSQL: a
+        production schema changes on demand (``meterbase db upgrade``), not as a side effect of a
+        server starting. ``True`` always migrates; ``False`` only checks.
+        """
+        if migrate_schema is None:
+            migrate_schema = self.write_engine.dialect.name == "sqlite"
+        if migrate_schema:
+            migrate.upgrade(self.write_engine)
+        else:
+            migrate.ensure_current(self.write_engine)
 
     def now(self) -> int:
         return now_us(self.clock)
@@ -155,7 +165,12 @@ class Store:
             keys_repo.revoke_key(conn, key_id, self.now())
 
 
-def open_store(url: str | None = None, clock: Clock = system_clock) -> Store:
+def open_store(url: str | None = None, clock: Clock = system_clock, migrate_schema: bool | None = None) -> Store:
+    """A Store with its schema current (see :meth:`Store.init_schema`)."""
     store = Store(url, clock)
-    store.init_schema()
+    try:
+        store.init_schema(migrate_schema)
+    except Exception:
+        store.close()
+        raise
     return store
