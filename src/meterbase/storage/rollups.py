@@ -14,10 +14,9 @@ from ..events.model import Event
 from ..meters.aggregate import Partial, matches
 from ..meters.model import Meter
 from ..meters.windows import GRAINS
-from . import events_repo
+from . import events_repo, upsert
 from .schema import GRAIN_CODES, meter_distinct, meter_rollups as r
-from .types import dec_add, dec_max, dec_min
-from .upsert import insert
+from .types import dec_add, dec_max, dec_min, decimal_param
 
 Key = tuple[str, int, str, int]  # (meter_id, grain code, customer_id, bucket)
 
@@ -43,7 +42,7 @@ def accumulate(meters_by_name: dict[str, list[Meter]], events) -> tuple[dict[Key
 
 
 def _upsert_stmt(conn):
-    ins = insert(conn, r)
+    ins = upsert.insert(conn, r)
     x = ins.excluded
     newer = tuple_(x.last_ts, x.last_seq) >= tuple_(r.c.last_ts, r.c.last_seq)
     return ins.on_conflict_do_update(
@@ -64,6 +63,7 @@ def _upsert_stmt(conn):
 
 def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
     if partials:
+        dec = decimal_param(conn.dialect.name)
         rows = [
             {
                 "meter_id": k[0],
@@ -72,23 +72,20 @@ def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
                 "bucket": k[3],
                 "events": p.events,
                 "n": p.n,
-                "sum": p.sum,
-                "min": p.min,
-                "max": p.max,
+                "sum": dec(p.sum),
+                "min": dec(p.min),
+                "max": dec(p.max),
                 "last_ts": p.last_ts,
                 "last_seq": p.last_seq,
-                "last_value": p.last_value,
+                "last_value": dec(p.last_value),
                 "rejected": p.rejected,
             }
             for k, p in sorted(partials.items(), key=lambda kv: kv[0])  # one lock order: no deadlocks
         ]
-        conn.execute(_upsert_stmt(conn), rows)
+        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows)
     if distinct:
-        stmt = insert(conn, meter_distinct).on_conflict_do_nothing()
-        conn.execute(
-            stmt,
-            [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in sorted(distinct)],
-        )
+        rows = [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in sorted(distinct)]
+        upsert.execute_many(conn, "distinct_insert", lambda: upsert.insert(conn, meter_distinct).on_conflict_do_nothing(), rows)
 
 
 def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[tuple[int, Event]]) -> None:

@@ -81,6 +81,13 @@ def _pg_max(element, compiler, **kw):
     return f"GREATEST({compiler.process(element.clauses, **kw)})"
 
 
+def decimal_param(dialect_name: str):
+    """How an exact decimal is handed to the driver directly: NUMERIC on PostgreSQL, text on SQLite."""
+    if dialect_name == "postgresql":
+        return lambda d: d
+    return lambda d: None if d is None else str(d)
+
+
 def _d(x):
     return None if x is None else Decimal(x)
 
