@@ -10,13 +10,16 @@ from ..storage import Store, open_store
 from . import errors
 from ..dashboard.routes import router as dashboard_router
 from .auth import KeyCache
+from .ratelimit import RateLimiter
 from .routes import dodo, native, policy
-from .routes import billing, dodo_billing
+from .routes import billing, dodo_billing, security
+from .routes import sessions as sessions_routes
 
 
 def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     store = store or open_store(settings.database_url)
+    store.enable_group_commit()  # concurrent ingest requests share transactions (acked after commit)
     app = FastAPI(
         title="meterbase",
         version=__version__,
@@ -25,6 +28,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.state.store = store
     app.state.settings = settings
     app.state.key_cache = KeyCache()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
     errors.install(app)
 
     @app.get("/healthz", tags=["ops"])
@@ -37,6 +41,8 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.include_router(billing.router)
     app.include_router(dodo_billing.router)
     app.include_router(policy.router)
+    app.include_router(security.router)
+    app.include_router(sessions_routes.router)  # live sessions (seed 004)
     return app
 
 

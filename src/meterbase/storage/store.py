@@ -18,6 +18,7 @@ from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
 from . import events_repo, keys_repo, locks, meters_repo, migrate, rollups, usage
 from .engine import make_engines
+from .group_commit import GroupCommitter
 from .retry import retry_transaction
 
 
@@ -40,6 +41,7 @@ class Store:
         self.write_engine, self.read_engine = make_engines(url)
         self.url = str(self.write_engine.url)
         self.clock = clock
+        self._committer: GroupCommitter | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     def init_schema(self, migrate_schema: bool | None = None) -> None:
@@ -70,6 +72,9 @@ class Store:
             yield conn
 
     def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
@@ -80,11 +85,24 @@ class Store:
         return self.ingest_events(environment, validate_batch(raw_events, self.now()))
 
     def ingest_events(self, environment: str, batch: list[Event]) -> events_repo.IngestResult:
-        def attempt() -> events_repo.IngestResult:
+        if self._committer is not None:
+            return self._committer.submit(environment, batch)
+        return self._write_group([(environment, batch)])[0]
+
+    def _write_group(self, batches: list[tuple[str, list[Event]]]) -> list[events_repo.IngestResult]:
+        """Store several batches in one transaction (in order); one result per batch."""
+
+        def attempt() -> list[events_repo.IngestResult]:
             with self.write() as conn:
-                return ingest_events_in(conn, environment, batch, self.now())
+                now = self.now()
+                return [ingest_events_in(conn, env, batch, now) for env, batch in batches]
 
         return retry_transaction(attempt)
+
+    def enable_group_commit(self, max_events: int = 10_000) -> None:
+        """Route ingest through one writer thread that commits concurrent batches together (servers)."""
+        if self._committer is None:
+            self._committer = GroupCommitter(self._write_group, max_events)
 
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
