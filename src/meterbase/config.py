@@ -15,6 +15,10 @@ class Settings:
     business_id: str = "bus_meterbase"
     #: Largest request body accepted (bytes); 1000 events with rich metadata fit comfortably.
     max_body_bytes: int = 8 * 1024 * 1024
+    #: Per-key token bucket (per server process): sustained requests per second, and the burst a key
+    #: may send at once. Generous by default (a 1000-event batch is one request); 0 disables the limit.
+    rate_limit_rps: float = 1000.0
+    rate_limit_burst: int = 2000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -22,4 +26,6 @@ class Settings:
             database_url=os.environ.get("MB_DATABASE_URL", DEFAULT_URL),
             business_id=os.environ.get("MB_BUSINESS_ID", cls.business_id),
             max_body_bytes=int(os.environ.get("MB_MAX_BODY_BYTES", cls.max_body_bytes)),
+            rate_limit_rps=float(os.environ.get("MB_RATE_LIMIT_RPS", cls.rate_limit_rps)),
+            rate_limit_burst=int(os.environ.get("MB_RATE_LIMIT_BURST", cls.rate_limit_burst)),
         )

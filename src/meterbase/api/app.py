@@ -10,7 +10,9 @@ from ..storage import Store, open_store
 from . import errors
 from ..dashboard.routes import router as dashboard_router
 from .auth import KeyCache
+from .guards import RejectNulInUrl
 from .ratelimit import RateLimiter
+from .schemas import ERROR_RESPONSES
 from .routes import dodo, native, policy
 from .routes import billing, dodo_billing, security
 from .routes import sessions as sessions_routes
@@ -24,12 +26,14 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         title="meterbase",
         version=__version__,
         description="Usage metering, limits and billing. Native API under /v1; Dodo-compatible routes at the root.",
+        responses=ERROR_RESPONSES,
     )
     app.state.store = store
     app.state.settings = settings
     app.state.key_cache = KeyCache()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
     errors.install(app)
+    app.add_middleware(RejectNulInUrl)
 
     @app.get("/healthz", tags=["ops"])
     def healthz():

@@ -6,8 +6,15 @@ import orjson
 from fastapi import Request
 
 from ..errors import MeterbaseError, ValidationError
+from ..events.validate import check_text_tree
 from ..storage import Store
 from ..timeutil import parse_instant, to_us
+
+
+#: Largest list offset accepted (keeps every backend's 64-bit integers safe from overflow).
+MAX_OFFSET = 2**53
+#: Largest Dodo-style page number (page_size ≤ 100, so the offset stays below MAX_OFFSET).
+MAX_PAGE = 2**45
 
 
 class PayloadTooLarge(MeterbaseError):
@@ -38,7 +45,14 @@ async def read_body(request: Request, expected: str = "JSON") -> bytes:
 
 
 async def json_body(request: Request):
-    return orjson.loads(await read_body(request))
+    """The parsed JSON body. Invalid JSON (NaN, Infinity, numbers beyond float range, bad UTF-8, lone
+    surrogates, nesting deeper than 1024) is a 400; a NUL character in any string is a 422 (PostgreSQL
+    cannot store it, and no backend should store what the other refuses)."""
+    raw = await read_body(request)
+    body = orjson.loads(raw)
+    if b"\\u0000" in raw:  # only then can a parsed string hold NUL: walk the tree to find which
+        check_text_tree(body)
+    return body
 
 
 def instant_param(value: str | None, field: str) -> int | None:

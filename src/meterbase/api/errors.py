@@ -30,7 +30,7 @@ def _field(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(MeterbaseError)
     async def _domain(_request: Request, exc: MeterbaseError):
-        return error_response(exc.status, exc.code, exc.message, exc.field)
+        return error_response(exc.status, exc.code, exc.message, exc.field, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError):

@@ -39,6 +39,7 @@ def ingest_body_schema() -> dict:
 
 
 class FilterCondition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     key: str
     operator: str = Field(description="equals, not_equals, greater_than, greater_than_or_equals, less_than, "
                                       "less_than_or_equals, contains, does_not_contain, in, not_in, exists")
@@ -46,16 +47,19 @@ class FilterCondition(BaseModel):
 
 
 class MeterFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     conjunction: Literal["and", "or"] = "and"
     clauses: list[Union[FilterCondition, "MeterFilter"]]
 
 
 class Aggregation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     type: Literal["count", "sum", "max", "min", "avg", "last", "unique_count"]
     key: Optional[str] = Field(None, description="Metadata property aggregated (required except for count).")
 
 
 class MeterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str
     event_name: str
     aggregation: Aggregation
@@ -65,6 +69,38 @@ class MeterCreate(BaseModel):
 
 
 class MeterUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Optional[str] = None
     description: Optional[str] = None
     measurement_unit: Optional[str] = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: a machine-readable code, a message for people, and the offending field (or null)."""
+
+    code: str = Field(description="e.g. validation_error, invalid_json, unauthorized, forbidden, not_found, "
+                                  "conflict, payload_too_large, rate_limited")
+    message: str
+    field: Optional[str] = Field(None, description="Dotted path of the offending input, e.g. events[3].timestamp.")
+
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    out: dict = {"model": ErrorBody, "description": description}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+#: Error answers any route may give (OpenAPI ``responses`` of the app; 5xx are bugs, never documented).
+ERROR_RESPONSES: dict = {
+    400: _error("Malformed request (invalid JSON, NaN/Infinity, bad UTF-8, nesting too deep)"),
+    401: _error("Missing, invalid, expired or revoked bearer token"),
+    403: _error("Read-only key writing, or a portal token outside its customer's usage, entitlements and invoices"),
+    404: _error("Not found (in this key's environment)"),
+    405: _error("Method not allowed"),
+    409: _error("Conflicts with the current state"),
+    413: _error("Request body larger than MB_MAX_BODY_BYTES"),
+    422: _error("Invalid input; nothing was stored"),
+    429: _error("Rate limit of this key exceeded", {"Retry-After": {
+        "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}),
+}

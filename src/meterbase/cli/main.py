@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
+from ..storage import audit
 from . import blueprints, keys, meters
 from .common import DB_HELP, console, get_store
 from .ingest import ingest
@@ -15,12 +16,25 @@ from .serve import serve
 from .usage import usage
 
 app = typer.Typer(help="meterbase: usage metering, limits and billing.", no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _root(ctx: typer.Context):
+    # Audit entries written by this command name the OS user; `serve` answers requests as their keys.
+    if ctx.invoked_subcommand != "serve":
+        ctx.with_resource(audit.acting_as(audit.cli_actor()))
+
+
 app.add_typer(keys.app, name="keys")
 app.add_typer(meters.app, name="meters")
 app.add_typer(blueprints.app, name="blueprints")
 from . import invoices, webhooks  # noqa: E402
 app.add_typer(invoices.app, name="invoices")
 app.add_typer(webhooks.app, name="webhooks")
+from . import sessions as sessions_cli  # noqa: E402
+app.add_typer(sessions_cli.app, name="sessions")
+from . import audit_cmd  # noqa: E402
+app.add_typer(audit_cmd.app, name="audit")
 app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("usage")(usage)

@@ -33,12 +33,35 @@ _MAX_ABS_INT = 2**63 - 1
 
 
 def _utf8(value: str, field: str) -> str:
-    """Reject strings that cannot be stored as UTF-8 (lone surrogates such as ``"\\ud800"``)."""
+    """Reject strings that cannot be stored as UTF-8 text on every backend: lone surrogates such as
+    ``"\\ud800"``, and NUL (PostgreSQL text cannot hold it)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("text must be valid Unicode (no lone surrogates)", field) from None
+    if "\x00" in value:
+        raise ValidationError("text must not contain NUL (\\u0000) characters", field)
     return value
+
+
+def check_text(value: str, field: str) -> str:
+    """Public form of the storable-text check (valid UTF-8, no NUL)."""
+    return _utf8(value, field)
+
+
+def check_text_tree(value: Any, where: str = "") -> None:
+    """Apply :func:`check_text` to every string (object keys included) of a parsed JSON value;
+    the error names the offending path (``events[0].metadata.k``), or ``body`` at the top."""
+    if isinstance(value, str):
+        _utf8(value, where or "body")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str):
+                _utf8(k, where or "body")
+            check_text_tree(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_text_tree(v, f"{where}[{i}]")
 
 
 def _require_str(raw: dict, key: str, where: str) -> str:

@@ -16,6 +16,7 @@ Semantics, applied identically at ingest (rollups) and in raw scans:
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -76,6 +77,8 @@ def _normalise_clause(raw: Any, where: str, depth: int) -> dict:
             raise ValidationError(f"'{op}' needs a non-empty list of scalar values", f"{where}.value")
     elif not isinstance(value, _SCALARS):
         raise ValidationError(f"'{op}' needs a string, number or boolean value", f"{where}.value")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+        raise ValidationError("numbers must be finite (no NaN or Infinity)", f"{where}.value")
     if op.startswith(("greater", "less")) and to_decimal(value) is None:
         raise ValidationError(f"'{op}' needs a numeric value", f"{where}.value")
     return {"key": key, "operator": op, "value": value}

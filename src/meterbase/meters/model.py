@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
+from ..events.validate import check_text_tree
 from .filters import Predicate, compile_filter, parse_filter
 
 AGGREGATIONS = ("count", "sum", "max", "min", "avg", "last", "unique_count")
@@ -71,6 +72,7 @@ def parse_meter_spec(raw: Any) -> MeterSpec:
     """Validate a meter definition; accepts Dodo's ``aggregation: {type, key}`` shape."""
     if not isinstance(raw, dict):
         raise ValidationError("meter definition must be an object", "body")
+    check_text_tree(raw)  # no lone surrogates or NUL anywhere: every backend must be able to store it
     agg = raw.get("aggregation")
     if isinstance(agg, str):
         agg = {"type": agg, "key": raw.get("aggregation_key")}
@@ -84,6 +86,8 @@ def parse_meter_spec(raw: Any) -> MeterSpec:
         key = key or None
     elif not isinstance(key, str) or not key:
         raise ValidationError(f"aggregation.key (the metadata property) is required for '{agg_type}'", "aggregation.key")
+    if key is not None and (not isinstance(key, str) or len(key) > MAX_NAME_LEN):
+        raise ValidationError(f"aggregation.key must be a string of at most {MAX_NAME_LEN} characters", "aggregation.key")
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise ValidationError("description must be a string", "description")
@@ -96,3 +100,24 @@ def parse_meter_spec(raw: Any) -> MeterSpec:
         description=description,
         filter=parse_filter(raw.get("filter")),
     )
+
+
+def parse_meter_labels(changes: Any) -> dict:
+    """Validate a label update (``name``, ``description``, ``measurement_unit``; other keys are ignored).
+
+    ``name`` and ``measurement_unit`` cannot be cleared (null leaves them as they are); ``description``
+    may be set to null.
+    """
+    if not isinstance(changes, dict):
+        raise ValidationError("meter changes must be an object", "body")
+    out: dict = {}
+    if changes.get("name") is not None:  # null (as Dodo's SDK may send) keeps the current value
+        out["name"] = _text(changes, "name")
+    if changes.get("measurement_unit") is not None:
+        out["measurement_unit"] = _text(changes, "measurement_unit", max_len=64)
+    if "description" in changes:
+        if changes["description"] is not None and not isinstance(changes["description"], str):
+            raise ValidationError("description must be a string or null", "description")
+        out["description"] = changes["description"]
+    check_text_tree(out)
+    return out

@@ -63,16 +63,19 @@ def windows(start: int, end: int, size: str, tz_name: str | None = "UTC") -> lis
     if end <= start:
         raise ValidationError("'to' must be after 'from'", "to")
     tz = zone(tz_name)
-    local = _floor_local(from_us_dt(start, tz), size)
     out: list[tuple[int, int]] = []
-    ws = to_us(local)
-    while ws < end:
-        nxt = _next_start(local, size, tz)
-        we = to_us(nxt)
-        out.append((max(ws, start), min(we, end)))
-        if len(out) > MAX_WINDOWS:
-            raise ValidationError(f"too many windows (> {MAX_WINDOWS}); use a larger window or a shorter range", "window")
-        local, ws = nxt, we
+    try:
+        local = _floor_local(from_us_dt(start, tz), size)
+        ws = to_us(local)
+        while ws < end:
+            nxt = _next_start(local, size, tz)
+            we = to_us(nxt)
+            out.append((max(ws, start), min(we, end)))
+            if len(out) > MAX_WINDOWS:
+                raise ValidationError(f"too many windows (> {MAX_WINDOWS}); use a larger window or a shorter range", "window")
+            local, ws = nxt, we
+    except (OverflowError, ValueError):  # a window edge falls outside years 1..9999 in this zone
+        raise ValidationError("the range reaches outside the supported calendar (years 1 to 9999)", "from") from None
     return out
 
 

@@ -40,7 +40,7 @@ from ..events.validate import fingerprint
 from ..events.values import decimal_text
 from ..ids import new_id
 from ..pricing import Line
-from ..storage import outbox, policy_repo as repo
+from ..storage import audit, outbox, policy_repo as repo
 from ..storage.store import Store, ingest_events_in
 from ..timeutil import Clock, from_us, iso, to_us
 from . import engine
@@ -386,6 +386,9 @@ class PolicyService:
         parsed = load_policy(source, format)
         with self.store.write() as conn:
             doc, created = repo.publish_document(conn, self.environment, source, format, self.now_us())
+            if created:
+                audit.record(conn, self.environment, None, "policy.replaced", f"policy:v{doc.version}",
+                             {"version": doc.version, "format": doc.format, "digest": doc.digest}, doc.created_at)
         if self._pinned is not None:
             self._pinned = parsed
         return PolicyVersion(self.environment, doc.version, doc.format, doc.source, from_us(doc.created_at), parsed, created)

@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import datetime
 from typing import Any, Iterable
+from urllib.parse import quote
 
 import asyncio
 import httpx
@@ -124,6 +125,33 @@ class Meterbase:
                   "group_by": ",".join(group_by) if group_by else None}
         return self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
 
+    # -- live sessions ------------------------------------------------------------------------
+    def start_session(self, customer_id: str, session_id: str | None = None, *, entitlement: str = "gpu_compute",
+                      access_entitlement: str | None = "gpu_access", plan: str | None = None,
+                      description: str | None = None, allow_overage: bool = False) -> dict:
+        """Pre-start check, then start. Refusals come back as ``{"ok": False, "code": "NO_ACCESS" | "QUOTA_EXHAUSTED"}``.
+
+        The session id is generated here when omitted, so a retried request starts the same session once.
+        """
+        return self._request("POST", "/v1/sessions", json=_session_body(
+            customer_id, session_id, entitlement, access_entitlement, plan, description, allow_overage))
+
+    def heartbeat(self, session_id: str) -> dict:
+        """Keep a session alive; raises ``MeterbaseAPIError`` (409 ``session_not_running``) once it was stopped or reaped."""
+        return self._request("POST", f"/v1/sessions/{_seg(session_id)}/heartbeat")
+
+    def stop_session(self, session_id: str) -> dict:
+        """Stop and meter the session (exactly once; a repeat returns the same result with ``replayed``)."""
+        return self._request("POST", f"/v1/sessions/{_seg(session_id)}/stop")
+
+    def get_session(self, session_id: str) -> dict:
+        return self._request("GET", f"/v1/sessions/{_seg(session_id)}")
+
+    def session_display(self, customer_id: str, entitlement: str = "gpu_compute") -> dict:
+        """Used / limit / remaining / percent and the running session (the seed's ``getComputeDisplay``)."""
+        return self._request("GET", f"/v1/customers/{_seg(customer_id)}/sessions/display",
+                             params={"entitlement": entitlement})
+
 
 class AsyncMeterbase:
     """The asyncio twin of :class:`Meterbase` (same methods, awaitable)."""
@@ -195,6 +223,41 @@ class AsyncMeterbase:
         params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
                   "group_by": ",".join(group_by) if group_by else None}
         return await self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
+
+    # -- live sessions ------------------------------------------------------------------------
+    async def start_session(self, customer_id: str, session_id: str | None = None, *, entitlement: str = "gpu_compute",
+                            access_entitlement: str | None = "gpu_access", plan: str | None = None,
+                            description: str | None = None, allow_overage: bool = False) -> dict:
+        return await self._request("POST", "/v1/sessions", json=_session_body(
+            customer_id, session_id, entitlement, access_entitlement, plan, description, allow_overage))
+
+    async def heartbeat(self, session_id: str) -> dict:
+        return await self._request("POST", f"/v1/sessions/{_seg(session_id)}/heartbeat")
+
+    async def stop_session(self, session_id: str) -> dict:
+        return await self._request("POST", f"/v1/sessions/{_seg(session_id)}/stop")
+
+    async def get_session(self, session_id: str) -> dict:
+        return await self._request("GET", f"/v1/sessions/{_seg(session_id)}")
+
+    async def session_display(self, customer_id: str, entitlement: str = "gpu_compute") -> dict:
+        return await self._request("GET", f"/v1/customers/{_seg(customer_id)}/sessions/display",
+                                   params={"entitlement": entitlement})
+
+
+def _seg(value: str) -> str:
+    """``value`` as one URL path segment."""
+    return quote(value, safe="")
+
+
+def _session_body(customer_id, session_id, entitlement, access_entitlement, plan, description, allow_overage) -> dict:
+    body = {"customer_id": customer_id, "session_id": session_id or f"ses_{uuid.uuid4().hex}",
+            "entitlement": entitlement, "access_entitlement": access_entitlement, "allow_overage": allow_overage}
+    if plan is not None:
+        body["plan"] = plan
+    if description is not None:
+        body["description"] = description
+    return body
 
 
 def _params(params: dict) -> dict:

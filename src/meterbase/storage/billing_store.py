@@ -24,7 +24,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..timeutil import from_us, to_us
 from . import billing_invoices as inv_repo
 from . import billing_repo as repo
-from . import meters_repo, upsert, usage
+from . import audit, meters_repo, upsert, usage
 from .billing_invoices import DRAFT, FINALIZED, VOID, Invoice
 from .outbox import enqueue
 from .schema import billing_invoices, billing_threshold_hits
@@ -74,7 +74,9 @@ class Billing:
                     raise ValidationError(f"meter {line.meter_id!r} not found", f"meters[{i}].meter_id") from None
                 lines.append(replace(line, description=line.description or meter.spec.name))
             plan = replace(plan, usage=tuple(lines))
-            return repo.insert_product(conn, env, plan, self.store.now(), raw.get("metadata"), raw.get("tax_category"))
+            product = repo.insert_product(conn, env, plan, self.store.now(), raw.get("metadata"), raw.get("tax_category"))
+            audit.record(conn, env, None, "product.created", product.id, {"name": plan.name}, self.store.now())
+            return product
 
     def get_product(self, env: str, product_id: str) -> repo.Product:
         with self.store.read() as conn:
@@ -93,7 +95,10 @@ class Billing:
             cycle = product.plan.cycle
             start = from_us(data["start_at"])
             data.update(cycle=cycle, anchor_at=to_us(billing_anchor(start, cycle, data.pop("anchor_day"))))
-            return repo.insert_subscription(conn, env, data, self.store.now())
+            sub = repo.insert_subscription(conn, env, data, self.store.now())
+            audit.record(conn, env, None, "subscription.created", sub.id,
+                         {"customer_id": sub.customer_id, "product_id": sub.product_id}, self.store.now())
+            return sub
 
     def get_subscription(self, env: str, subscription_id: str) -> repo.Subscription:
         with self.store.read() as conn:

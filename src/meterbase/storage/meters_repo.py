@@ -1,4 +1,7 @@
-"""Meter definitions: create (with rollup backfill), read, list, archive."""
+"""Meter definitions: create (with rollup backfill), read, list, archive.
+
+Every change writes an audit entry (``storage.audit``) in the transaction that makes it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from sqlalchemy import select, update
 
 from ..errors import NotFound
 from ..ids import new_id
-from ..meters.model import Meter, MeterSpec
+from ..meters.model import Meter, MeterSpec, parse_meter_labels
+from . import audit
 from .schema import meters as t
 
 
@@ -49,6 +53,9 @@ def insert_meter(conn, environment: str, spec: MeterSpec, now_us: int) -> Meter:
             updated_at=now_us,
         )
     )
+    audit.record(conn, environment, None, "meter.created", meter_id,
+                 {"name": spec.name, "event_name": spec.event_name, "aggregation": spec.aggregation,
+                  "aggregation_key": spec.aggregation_key, "filter": spec.filter}, now_us)
     return Meter(id=meter_id, environment=environment, spec=spec, archived=False, created_us=now_us, updated_us=now_us)
 
 
@@ -84,13 +91,15 @@ def set_archived(conn, environment: str, meter_id: str, archived: bool, now_us: 
     )
     if res.rowcount == 0:
         raise NotFound(f"meter {meter_id!r} not found", "meter_id")
+    audit.record(conn, environment, None, "meter.archived" if archived else "meter.unarchived", meter_id, {}, now_us)
     return get_meter(conn, environment, meter_id)
 
 
 def update_meter_labels(conn, environment: str, meter_id: str, changes: dict, now_us: int) -> Meter:
     """Only labels (name, description, unit) change: the definition stays immutable."""
-    allowed = {k: v for k, v in changes.items() if k in ("name", "description", "measurement_unit")}
+    allowed = parse_meter_labels(changes)
     get_meter(conn, environment, meter_id)
     if allowed:
         conn.execute(update(t).where(t.c.environment == environment, t.c.id == meter_id).values(**allowed, updated_at=now_us))
+        audit.record(conn, environment, None, "meter.updated", meter_id, allowed, now_us)
     return get_meter(conn, environment, meter_id)

@@ -322,3 +322,73 @@ billing_threshold_hits = Table(
     Column("hit_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("subscription_id", "period_start", "threshold", name="pk_billing_threshold_hits"),
 )
+
+# --- sessions ---
+# Live sessions (meterbase.sessions): started, kept alive by heartbeats, stopped by the client or by the
+# reaper. status: running -> stopping (claimed: the duration is fixed) -> stopped (metered). The claim is
+# an UPDATE ... WHERE status = 'running', so exactly one stopper/reaper wins; metering goes through
+# PolicyService.allow with the idempotency key "session:<session_id>", so a retry never meters twice.
+
+live_sessions = Table(
+    "live_sessions",
+    metadata,
+    Column("environment", String(16), nullable=False),
+    Column("session_id", String(255), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("entitlement", String(255), nullable=False),  # metered at stop (gpu_compute)
+    Column("access_entitlement", String(255)),  # required at start (gpu_access); NULL: none
+    Column("description", Text),
+    Column("status", String(16), nullable=False),  # running | stopping | stopped
+    Column("started_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),  # start or latest heartbeat
+    Column("heartbeats", Integer, nullable=False, default=0),
+    Column("stop_reason", String(16)),  # stopped (client) | reaped (no heartbeat)
+    Column("claimed_at", BigInteger),  # when the stop was claimed
+    Column("ended_at", BigInteger),  # the instant charged up to
+    Column("seconds", BigInteger),  # billable seconds: ceil(ended_at - started_at)
+    Column("amount", String(64)),  # the amount passed to allow() (fixed at claim: retries replay it)
+    Column("capped_amount", String(80)),  # hard limit outran: what was left, metered instead
+    Column("charged", ExactDecimal),  # consumed, in the credit's units
+    Column("outcome_reason", String(32)),  # the allow() reason: ok | limit_exceeded | not_in_plan | ...
+    Column("event_id", String(64)),  # the usage event recorded (None: nothing consumed)
+    Column("metered_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("environment", "session_id", name="pk_live_sessions"),
+    Index("ix_live_sessions_status_seen", "status", "last_seen_at"),
+    Index("ix_live_sessions_env_customer", "environment", "customer_id", "status"),
+)
+
+# --- security ---
+# Customer-scoped portal tokens (``mb_portal_…``): read-only bearer tokens that may only read one
+# customer's usage, entitlements and invoices; like API keys only their SHA-256 digest is stored.
+# The audit log records key and configuration changes, written in the transaction of the change.
+
+portal_tokens = Table(
+    "portal_tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(24), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),  # NULL: never expires
+    Column("revoked_at", BigInteger),
+    Index("ix_portal_tokens_env_customer", "environment", "customer_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("environment", String(16), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),  # "key_…" (API key id), "cli:<user>" or "system"
+    Column("action", String(64), nullable=False),  # e.g. "api_key.created", "meter.archived"
+    Column("target", String(255), nullable=False),  # id of what changed
+    Column("details", Text, nullable=False),  # JSON object
+    Index("ix_audit_log_env_seq", "environment", "seq"),
+)

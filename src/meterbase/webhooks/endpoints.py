@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..errors import ValidationError
 from ..ids import new_id
+from ..storage import audit
 from ..storage.keys_repo import ENVIRONMENTS
 from ..storage.schema import webhook_endpoints as t
 from .signing import new_secret
@@ -41,6 +42,8 @@ def add_endpoint(conn, environment: str, url: str, event_types: list[str] | None
     conn.execute(t.insert().values(id=ep.id, environment=environment, url=url, secret=ep.secret,
                                    event_types=orjson.dumps(ep.event_types).decode(), disabled=False,
                                    created_at=now_us))
+    audit.record(conn, environment, None, "webhook_endpoint.created", ep.id,
+                 {"url": url, "event_types": ep.event_types}, now_us)
     return ep
 
 

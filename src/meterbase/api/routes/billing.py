@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ValidationError
 from ...storage.billing_store import Billing
 from ...timeutil import from_us
-from ..auth import Principal, principal, writer
-from ..deps import instant_param, json_body, store
+from ..auth import Principal, check_customer, customer_reader, own_customer, principal, writer
+from ..deps import MAX_OFFSET, instant_param, json_body, store
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -55,7 +55,7 @@ async def create_customer(request: Request, p: Principal = Depends(writer)):
 
 @router.get("/customers", summary="List customers")
 def list_customers(request: Request, email: Optional[str] = None, limit: int = Query(100, ge=1, le=1000),
-                   offset: int = Query(0, ge=0), p: Principal = Depends(principal)):
+                   offset: int = Query(0, ge=0, le=MAX_OFFSET), p: Principal = Depends(principal)):
     return {"data": [c.to_dict() for c in billing(request).list_customers(p.environment, limit, offset, email=email)]}
 
 
@@ -72,7 +72,7 @@ async def create_product(request: Request, p: Principal = Depends(writer)):
 
 
 @router.get("/products", summary="List products")
-def list_products(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+def list_products(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                   p: Principal = Depends(principal)):
     return {"data": [x.to_dict() for x in billing(request).list_products(p.environment, limit, offset)]}
 
@@ -91,16 +91,19 @@ async def create_subscription(request: Request, p: Principal = Depends(writer)):
 
 @router.get("/subscriptions", summary="List subscriptions")
 def list_subscriptions(request: Request, customer_id: Optional[str] = None, product_id: Optional[str] = None,
-                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-                       p: Principal = Depends(principal)):
+                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                       p: Principal = Depends(customer_reader)):
+    customer_id = own_customer(p, customer_id)
     subs = billing(request).list_subscriptions(p.environment, limit, offset, customer_id=customer_id,
                                                product_id=product_id)
     return {"data": [_sub(request, s) for s in subs]}
 
 
 @router.get("/subscriptions/{subscription_id}", summary="Retrieve a subscription")
-def get_subscription(request: Request, subscription_id: str, p: Principal = Depends(principal)):
-    return _sub(request, billing(request).get_subscription(p.environment, subscription_id))
+def get_subscription(request: Request, subscription_id: str, p: Principal = Depends(customer_reader)):
+    sub = billing(request).get_subscription(p.environment, subscription_id)
+    check_customer(p, sub.customer_id, f"subscription {subscription_id!r}", "subscription_id")
+    return _sub(request, sub)
 
 
 @router.post("/subscriptions/{subscription_id}/change-plan",
@@ -132,7 +135,10 @@ async def cancel(request: Request, subscription_id: str, p: Principal = Depends(
 @router.get("/subscriptions/{subscription_id}/upcoming-invoice",
             summary="What the customer owes so far this period (nothing is stored)")
 def upcoming_invoice(request: Request, subscription_id: str, at: Optional[str] = Query(None, description="Default now."),
-                     p: Principal = Depends(principal)):
+                     p: Principal = Depends(customer_reader)):
+    if p.is_portal:
+        owner = billing(request).get_subscription(p.environment, subscription_id).customer_id
+        check_customer(p, owner, f"subscription {subscription_id!r}", "subscription_id")
     sub, draft = billing(request).preview(p.environment, subscription_id, at_param(at, "at"))
     as_of = at_param(at, "at") or from_us(store(request).now())
     return {"object": "upcoming_invoice", "subscription_id": sub.id, "customer_id": sub.customer_id,
@@ -161,8 +167,9 @@ def check_thresholds(request: Request, subscription_id: str, p: Principal = Depe
 @router.get("/invoices", summary="List invoices, newest period first")
 def list_invoices(request: Request, subscription_id: Optional[str] = None, customer_id: Optional[str] = None,
                   status: Optional[str] = Query(None, description="draft | finalized | void"),
-                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-                  p: Principal = Depends(principal)):
+                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                  p: Principal = Depends(customer_reader)):
+    customer_id = own_customer(p, customer_id)
     found = billing(request).list_invoices(p.environment, limit, offset, subscription_id=subscription_id,
                                            customer_id=customer_id, status=status)
     return {"data": [i.to_dict() for i in found]}
@@ -181,8 +188,10 @@ async def run_invoices(request: Request, p: Principal = Depends(writer)):
 
 
 @router.get("/invoices/{invoice_id}", summary="Retrieve an invoice")
-def get_invoice(request: Request, invoice_id: str, p: Principal = Depends(principal)):
-    return billing(request).get_invoice(p.environment, invoice_id).to_dict()
+def get_invoice(request: Request, invoice_id: str, p: Principal = Depends(customer_reader)):
+    invoice = billing(request).get_invoice(p.environment, invoice_id)
+    check_customer(p, invoice.customer_id, f"invoice {invoice_id!r}", "invoice_id")
+    return invoice.to_dict()
 
 
 @router.post("/invoices/{invoice_id}/finalize", summary="Re-price a draft and freeze it (draft → finalized)")

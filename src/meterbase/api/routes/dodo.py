@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
 from ..auth import Principal, principal, writer
-from ..deps import events_of, instant_param, json_body, store
+from ..deps import MAX_PAGE, events_of, instant_param, json_body, store
 from ..schemas import MeterCreate, MeterUpdate, ingest_body_schema
 from ..serialize import event_json, meter_json
 
@@ -44,7 +44,7 @@ def list_events(
     meter_id: Optional[str] = None,
     start: Optional[str] = None,
     end: Optional[str] = None,
-    page_number: int = Query(0, ge=0),
+    page_number: int = Query(0, ge=0, le=MAX_PAGE),
     page_size: int = Query(10, ge=1, le=100),
     p: Principal = Depends(principal),
 ):
@@ -87,7 +87,7 @@ def create_meter(request: Request, body: MeterCreate, p: Principal = Depends(wri
 def list_meters(
     request: Request,
     archived: Optional[bool] = False,
-    page_number: int = Query(0, ge=0),
+    page_number: int = Query(0, ge=0, le=MAX_PAGE),
     page_size: int = Query(10, ge=1, le=100),
     p: Principal = Depends(principal),
 ):

@@ -19,6 +19,7 @@ from ...ids import new_id
 from ...pricing import Money
 from ...timeutil import from_us, iso_us
 from ..auth import Principal, principal, writer
+from ..deps import MAX_PAGE
 from .billing import billing, body_of
 
 router = APIRouter(tags=["dodo-compatible"])
@@ -99,7 +100,7 @@ async def create_product(request: Request, p: Principal = Depends(writer)):
 
 
 @router.get("/products")
-def list_products(request: Request, archived: Optional[bool] = False, page_number: int = Query(0, ge=0),
+def list_products(request: Request, archived: Optional[bool] = False, page_number: int = Query(0, ge=0, le=MAX_PAGE),
                   page_size: int = Query(10, ge=1, le=100), p: Principal = Depends(principal)):
     found = billing(request).list_products(p.environment, *_page(page_number, page_size), archived=bool(archived))
     return {"items": [product_item_json(request, x) for x in found]}
@@ -120,7 +121,7 @@ async def create_customer(request: Request, p: Principal = Depends(writer)):
 
 @router.get("/customers")
 def list_customers(request: Request, email: Optional[str] = None, name: Optional[str] = None,
-                   page_number: int = Query(0, ge=0), page_size: int = Query(10, ge=1, le=100),
+                   page_number: int = Query(0, ge=0, le=MAX_PAGE), page_size: int = Query(10, ge=1, le=100),
                    p: Principal = Depends(principal)):
     found = billing(request).list_customers(p.environment, *_page(page_number, page_size), email=email, name=name)
     return {"items": [customer_json(request, c) for c in found]}
@@ -171,7 +172,7 @@ async def create_subscription(request: Request, p: Principal = Depends(writer)):
 @router.get("/subscriptions")
 def list_subscriptions(request: Request, customer_id: Optional[str] = None, product_id: Optional[str] = None,
                        status: Optional[str] = None, cancel_at_next_billing_date: Optional[bool] = None,
-                       page_number: int = Query(0, ge=0), page_size: int = Query(10, ge=1, le=100),
+                       page_number: int = Query(0, ge=0, le=MAX_PAGE), page_size: int = Query(10, ge=1, le=100),
                        p: Principal = Depends(principal)):
     subs = billing(request).list_subscriptions(p.environment, *_page(page_number, page_size),
                                                customer_id=customer_id, product_id=product_id)

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import NotFound, ValidationError
 from ...meters.filters import compile_filter
 from ...timeutil import from_us, now_us, to_us
-from ..auth import Principal, principal, writer
-from ..deps import events_of, instant_param, json_body, store
+from ..auth import Principal, customer_reader, own_customer, principal, writer
+from ..deps import MAX_OFFSET, events_of, instant_param, json_body, store
 from ..schemas import MeterCreate, MeterUpdate, ingest_body_schema
 from ..serialize import event_json, meter_json, usage_json
 
@@ -39,9 +39,12 @@ def _cursor_encode(ts: int, seq: int) -> str:
 def _cursor_decode(cursor: str) -> tuple[int, int]:
     try:
         ts, seq = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
-        return int(ts), int(seq)
+        ts, seq = int(ts), int(seq)
     except Exception:  # noqa: BLE001 - any malformed cursor is the client's error
         raise ValidationError("malformed cursor", "cursor") from None
+    if not (-2**63 <= ts < 2**63 and 0 <= seq < 2**63):  # forged: out of every backend's BIGINT range
+        raise ValidationError("malformed cursor", "cursor")
+    return ts, seq
 
 
 @router.get("/events", summary="List events, newest first (cursor pagination)")
@@ -99,7 +102,7 @@ def list_meters(
     request: Request,
     archived: Optional[bool] = Query(False, description="true: archived only; false: active only"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     p: Principal = Depends(principal),
 ):
     bid = _bid(request)
@@ -142,8 +145,10 @@ def meter_usage(
     window: str = Query("day", description="minute | hour | day | month"),
     tz: str = Query("UTC", description="IANA time zone the windows align to."),
     group_by: Optional[str] = Query(None, description="Comma-separated metadata keys to group by."),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(customer_reader),
 ):
+    """Portal tokens read their own customer only (``customer_id`` defaults to it; another is 403)."""
+    customer_id = own_customer(p, customer_id)
     s = store(request)
     now = now_us(s.clock)
     start = instant_param(from_, "from")

@@ -24,14 +24,15 @@ from decimal import Decimal
 from typing import Any, Optional
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
+from ...events.validate import check_text
 from ...events.values import decimal_text
 from ...policy.service import PolicyService
 from ...timeutil import parse_instant
-from ..auth import Principal, principal, writer
+from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ..deps import json_body, read_body
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
@@ -135,6 +136,7 @@ def _num(value: Optional[Decimal]) -> Optional[str]:
 @router.put("", summary="Replace the active policy document (YAML or JSON body)")
 async def put_policy(request: Request, p: Principal = Depends(writer)):
     source, fmt = _document(await read_body(request, "a policy document (YAML or JSON)"), request.headers.get("content-type", ""))
+    check_text(source, "body")  # no NUL: PostgreSQL cannot store it
     version = await run_in_threadpool(_svc(request, p).set_policy, source, fmt)
     return {**version.to_dict(), "created": version.created}
 
@@ -150,7 +152,7 @@ def list_versions(request: Request, limit: int = Query(100, ge=1, le=1000), p: P
 
 
 @router.get("/versions/{version}", summary="One stored policy version")
-def get_version(request: Request, version: int, p: Principal = Depends(principal)):
+def get_version(request: Request, version: int = Path(ge=1, le=2**31 - 1), p: Principal = Depends(principal)):
     return _svc(request, p).get_policy(version).to_dict(include_source=True)
 
 
@@ -177,7 +179,8 @@ async def ensure_customer(request: Request, p: Principal = Depends(writer)):
 
 
 @router.get("/customers/{customer_id}", summary="A customer's plan and period anchor")
-def get_customer(request: Request, customer_id: str, p: Principal = Depends(principal)):
+def get_customer(request: Request, customer_id: str, p: Principal = Depends(customer_reader)):
+    own_customer(p, customer_id)
     customer = _svc(request, p).get_customer(customer_id)
     if customer is None:
         raise NotFound(f"unknown customer {customer_id!r}", "customer_id")
@@ -225,23 +228,28 @@ async def allow(request: Request, p: Principal = Depends(writer), idempotency_ke
 
 
 @router.get("/customers/{customer_id}/entitlements/{entitlement}", summary="Usage, limit and remaining this period")
-def entitlement_status(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(principal)):
+def entitlement_status(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(customer_reader)):
+    own_customer(p, customer_id)
     return _svc(request, p).status(customer_id, entitlement).to_dict()
 
 
 @router.get("/customers/{customer_id}/entitlements/{entitlement}/remaining", summary="max(0, limit - used)")
-def remaining(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(principal)):
+def remaining(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(customer_reader)):
+    own_customer(p, customer_id)
     value = _svc(request, p).remaining(customer_id, entitlement)
     return {"customer_id": customer_id, "entitlement": entitlement, "remaining": _num(value)}
 
 
 @router.get("/customers/{customer_id}/entitlements/{entitlement}/value", summary="Usage this period (or percent of the limit)")
-def value(request: Request, customer_id: str, entitlement: str, percent: bool = False, p: Principal = Depends(principal)):
+def value(request: Request, customer_id: str, entitlement: str, percent: bool = False,
+          p: Principal = Depends(customer_reader)):
+    own_customer(p, customer_id)
     v = _svc(request, p).value(customer_id, entitlement, percent)
     return {"customer_id": customer_id, "entitlement": entitlement, "percent": percent, "value": _num(v)}
 
 
 @router.get("/customers/{customer_id}/entitlements/{entitlement}/limit", summary="The limit in the credit's units")
-def limit(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(principal)):
+def limit(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(customer_reader)):
+    own_customer(p, customer_id)
     v = _svc(request, p).limit(customer_id, entitlement)
     return {"customer_id": customer_id, "entitlement": entitlement, "limit": _num(v)}
