@@ -4,7 +4,7 @@ first, then fails once, then works: backoff is respected and each message id arr
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -16,6 +16,7 @@ from meterbase.storage.schema import webhook_outbox
 from meterbase.webhooks import Deliverer, WebhookVerificationError, add_endpoint, backoff, sign, verify
 from meterbase.webhooks.signing import headers
 from support.server import free_port
+from support.clock import FakeClock
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -49,15 +50,8 @@ def test_backoff_doubles_and_is_capped():
     assert backoff(40, 5, cap_seconds=3600) == 3600 * 1_000_000
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float):
-        self.now += timedelta(seconds=seconds)
+def Clock() -> FakeClock:  # noqa: N802 - a clock that starts now (outbox rows use real time)
+    return FakeClock(datetime.now(timezone.utc))
 
 
 class Receiver:

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from meterbase.policy.service import PolicyService
 from meterbase.storage import open_store
+from support.clock import FakeClock
 
 SEED_PATH = Path(__file__).parent.parent / "policy" / "seed_policy.yaml"
-
-
-class FakeClock:
-    """A settable UTC clock: ``clock()`` returns ``clock.now``; ``advance(days=30)`` moves it."""
-
-    def __init__(self, start: datetime = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from meterbase.api.routes.policy import policy_service
 from meterbase.config import Settings
 from meterbase.storage import open_store
 
-from .conftest import FakeClock
+from support.clock import FakeClock
 
 
 @pytest.fixture

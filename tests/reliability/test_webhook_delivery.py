@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
@@ -23,19 +23,13 @@ from meterbase.storage.schema import webhook_outbox
 from meterbase.webhooks import Deliverer, WebhookVerificationError, add_endpoint, verify
 from meterbase.webhooks.delivery import LEASE_US
 from support.server import free_port
+from support.clock import FakeClock
 
 US = 1_000_000
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float):
-        self.now += timedelta(seconds=seconds)
+def Clock() -> FakeClock:  # noqa: N802 - a clock that starts now (outbox rows use real time)
+    return FakeClock(datetime.now(timezone.utc))
 
 
 class Receiver:

@@ -8,7 +8,7 @@ import pytest
 
 from meterbase.policy.service import PolicyService
 from meterbase.sessions import SessionService
-from policy_service.conftest import FakeClock
+from support.clock import FakeClock
 
 SEED_PATH = Path(__file__).parent.parent / "policy" / "seed_policy.yaml"
 ENV = "test_mode"
