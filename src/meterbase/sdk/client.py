@@ -49,6 +49,15 @@ def _api_error(r: httpx.Response) -> MeterbaseAPIError:
     return MeterbaseAPIError(r.status_code, body)
 
 
+def _connection(api_key: str | None, base_url: str | None) -> tuple[str, dict]:
+    """Base URL and headers from the arguments or ``$MB_API_KEY`` / ``$MB_URL``."""
+    api_key = api_key or os.environ.get("MB_API_KEY")
+    if not api_key:
+        raise ValueError("an API key is required (argument or $MB_API_KEY)")
+    url = (base_url or os.environ.get("MB_URL") or "http://127.0.0.1:8080").rstrip("/")
+    return url, {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+
+
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -56,13 +65,9 @@ def _jsonable(value: Any) -> Any:
 class Meterbase:
     def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = 30.0,
                  max_retries: int = 3, transport: httpx.BaseTransport | None = None):
-        api_key = api_key or os.environ.get("MB_API_KEY")
-        if not api_key:
-            raise ValueError("an API key is required (argument or $MB_API_KEY)")
-        self.base_url = (base_url or os.environ.get("MB_URL") or "http://127.0.0.1:8080").rstrip("/")
+        self.base_url, headers = _connection(api_key, base_url)
         self.max_retries = max_retries
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, headers=headers)
 
     # -- transport ----------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
@@ -158,13 +163,9 @@ class AsyncMeterbase:
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = 30.0,
                  max_retries: int = 3, transport: httpx.AsyncBaseTransport | None = None):
-        api_key = api_key or os.environ.get("MB_API_KEY")
-        if not api_key:
-            raise ValueError("an API key is required (argument or $MB_API_KEY)")
-        self.base_url = (base_url or os.environ.get("MB_URL") or "http://127.0.0.1:8080").rstrip("/")
+        self.base_url, headers = _connection(api_key, base_url)
         self.max_retries = max_retries
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
-                                       headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport, headers=headers)
 
     async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
         content = orjson.dumps(json, default=_jsonable) if json is not None else None
