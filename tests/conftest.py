@@ -7,9 +7,12 @@ they are skipped, with the reason, only when no server answers at 127.0.0.1:5432
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from meterbase.storage import open_store
+from support.clock import FakeClock
 from support.pg import BACKENDS, create_database, drop_database, pg_available, truncate_all
 
 
@@ -53,3 +56,15 @@ def store(fresh_store_url):
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    """Seed 004's policy document, verbatim."""
+    return (Path(__file__).parent / "policy" / "seed_policy.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A settable clock starting 2025-01-01T12:00Z."""
+    return FakeClock()

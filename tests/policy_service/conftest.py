@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 
 from meterbase.policy.service import PolicyService
 from meterbase.storage import open_store
-from support.clock import FakeClock
 
-SEED_PATH = Path(__file__).parent.parent / "policy" / "seed_policy.yaml"
-
-
-@pytest.fixture(scope="session")
-def seed_text() -> str:
-    return SEED_PATH.read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

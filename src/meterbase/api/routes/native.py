@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
-from ...meters.filters import compile_filter
 from ...timeutil import from_us, now_us, to_us
 from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ..deps import MAX_OFFSET, events_of, instant_param, json_body, store
@@ -63,7 +62,7 @@ def list_events(
     predicate = None
     if meter_id:
         meter = s.get_meter(p.environment, meter_id)
-        event_name, predicate = meter.event_name, compile_filter(meter.spec.filter)
+        event_name, predicate = meter.event_name, meter.predicate
     rows = s.list_events(
         p.environment,
         customer_id=customer_id,
