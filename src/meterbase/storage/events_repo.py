@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from ..events.model import Event
 from .schema import events as t
 from . import sequences
-from .upsert import insert
+from .upsert import execute_many, insert
 
 
 @dataclass
@@ -60,11 +60,9 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
         for seq, ev in zip(seqs, first.values())  # seq follows submission order ("last" breaks ties by it)
     ]
     rows.sort(key=lambda r: r["event_id"])  # insert in one lock order: concurrent batches never deadlock
-    stmt = insert(conn, t).on_conflict_do_nothing(index_elements=["environment", "event_id"]).returning(t.c.seq, t.c.event_id)
-    inserted = {}
-    for chunk_start in range(0, len(rows), 500):
-        for seq, event_id in conn.execute(stmt, rows[chunk_start:chunk_start + 500]):
-            inserted[event_id] = seq
+    execute_many(conn, "events_insert", lambda: insert(conn, t).on_conflict_do_nothing(
+        index_elements=["environment", "event_id"]), rows)
+    inserted = _stored(conn, environment, seqs)
     result.ingested = len(inserted)
     result.new_events = sorted(((seq, first[eid]) for eid, seq in inserted.items()), key=lambda p: p[0])
     replayed = [eid for eid in first if eid not in inserted]
@@ -77,6 +75,19 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
         for eid in replayed:
             (result.duplicates if existing.get(eid) == first[eid].fingerprint else result.conflicts).append(eid)
     return result
+
+
+def _stored(conn, environment: str, seqs: list[int]) -> dict[str, int]:
+    """``event_id -> seq`` of the rows this transaction just inserted with ``seqs``.
+
+    The insert goes through the driver's executemany (no RETURNING, no per-row bind processing), so
+    what was new is read back by seq: the seqs were allocated to this transaction alone, and a row
+    holding one of them is ours (on PostgreSQL other transactions' seqs can fall inside the range,
+    hence the membership test).
+    """
+    mine = set(seqs)
+    q = select(t.c.seq, t.c.event_id).where(t.c.seq >= seqs[0], t.c.seq <= seqs[-1], t.c.environment == environment)
+    return {event_id: seq for seq, event_id in conn.execute(q) if seq in mine}
 
 
 def row_to_dict(row) -> dict:

@@ -6,7 +6,7 @@ values into rows. Every method takes the environment (``test_mode``/``live_mode`
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator
 
 from sqlalchemy.engine import Connection
@@ -17,9 +17,10 @@ from ..events.validate import validate_batch
 from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
 from . import events_repo, keys_repo, locks, meters_repo, migrate, rollups, usage
-from .engine import make_engines
+from .engine import is_sqlite, make_engines
 from .group_commit import GroupCommitter
 from .retry import retry_transaction
+from .writer_lock import WriterLock
 
 
 def ingest_events_in(conn: Connection, environment: str, batch: list[Event], now: int) -> events_repo.IngestResult:
@@ -42,6 +43,8 @@ class Store:
         self.url = str(self.write_engine.url)
         self.clock = clock
         self._committer: GroupCommitter | None = None
+        db = self.write_engine.url.database
+        self._writer_lock = WriterLock(db) if is_sqlite(self.url) and db and db != ":memory:" else None
 
     # -- plumbing -----------------------------------------------------------------------------
     def init_schema(self, migrate_schema: bool | None = None) -> None:
@@ -63,8 +66,9 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.write_engine.begin() as conn:
-            yield conn
+        with self._writer_lock.held() if self._writer_lock else nullcontext():
+            with self.write_engine.begin() as conn:
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -76,6 +80,8 @@ class Store:
             self._committer.close()
             self._committer = None
         self.write_engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
 
