@@ -19,6 +19,11 @@ DEFAULT_URL = "sqlite:///meterbase.db"
 #: SQLite page cache per connection (KiB; the default is 2 MiB). Ingest inserts into several indexes at
 #: random positions; with a small cache every batch re-reads the same index pages.
 CACHE_KIB = 64 * 1024
+#: Checkpoint the WAL into the database file every this many pages (the default is 1,000). A batch
+#: of 1,000 events dirties ~2,000 index pages, so the default checkpointed on nearly every commit,
+#: inside it; a larger WAL checkpoints every few batches and writes a page rewritten by several
+#: batches once (measured: commit 23-29 ms -> 12-13 ms per 1,000-event batch).
+CHECKPOINT_PAGES = 16_384
 
 
 def normalise_url(url: str) -> str:
@@ -48,6 +53,8 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # index pages stay cached between ingest batches
+        cur.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+        cur.execute(f"PRAGMA journal_size_limit={CHECKPOINT_PAGES * 4096}")
         cur.close()
         for name, fn in SQLITE_FUNCTIONS.items():
             dbapi_conn.create_function(name, 2, fn, deterministic=True)
