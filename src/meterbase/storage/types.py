@@ -93,7 +93,11 @@ def _d(x):
 
 
 def sqlite_dec_add(a, b):
-    return str(EXACT.add(_d(a or "0"), _d(b or "0")))
+    if b is None or b == "0":  # count meters add "0" on every rollup update: skip the Decimal round trip
+        return a or "0"
+    if a is None or a == "0":
+        return b
+    return str(EXACT.add(Decimal(a), Decimal(b)))
 
 
 def sqlite_dec_min(a, b):
