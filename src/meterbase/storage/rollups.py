@@ -82,7 +82,7 @@ def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
             }
             for k, p in sorted(partials.items(), key=lambda kv: kv[0])  # one lock order: no deadlocks
         ]
-        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows)
+        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows, arrays=True)
     if distinct:
         rows = [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in sorted(distinct)]
         upsert.execute_many(conn, "distinct_insert", lambda: upsert.insert(conn, meter_distinct).on_conflict_do_nothing(), rows)
