@@ -43,3 +43,23 @@ def test_bench_smoke(tmp_path):
     assert all(r["verified"] == "exact" for r in data["sections"]["ingest"]["rows"])
     assert all(r["verified"] == "exact" for r in data["sections"]["query"]["rows"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+
+def _phases(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "bench.ingest_phases", "--json", "--batches", "3", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_ingest_phases_accounts_for_the_batch():
+    """The phase breakdown runs and its parts are real: the events-only run writes less WAL per event
+    than the run that also maintains 6 meters' rollups (same batches)."""
+    with_meters, events_only = _phases(), _phases("--no-meters")
+    for r in (with_meters, events_only):
+        assert len(r["ms per batch"]) == 5
+        assert all(_number(v) and v >= 0 for v in r["ms per batch"].values())
+    assert events_only["ms per batch"]["rollup write"] == 0
+    assert with_meters["ms per batch"]["rollup write"] > 0
+    assert 0 < events_only["WAL bytes per event"] < with_meters["WAL bytes per event"]
