@@ -30,26 +30,35 @@ class WriterLock:
         self._fds_lock = threading.Lock()
         self._generation = 0  # bumped by close(): threads reopen instead of using a closed descriptor
 
-    def _fd(self) -> int:
+    def _fd(self) -> int | None:
         local = self._local
         if getattr(local, "generation", None) != self._generation:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # read-only directory and the like: SQLite's own busy handler still serialises
+                fd = None
             local.fd, local.depth, local.generation = fd, 0, self._generation
-            with self._fds_lock:
-                self._fds.append(fd)
+            if fd is not None:
+                with self._fds_lock:
+                    self._fds.append(fd)
         return local.fd
 
     @contextmanager
     def held(self) -> Iterator[None]:
         fd = self._fd()
-        if self._local.depth == 0:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL; woken by the kernel on release
+        locked = False
+        if fd is not None and self._local.depth == 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL; woken by the kernel on release
+                locked = True
+            except OSError:  # a filesystem without flock: fall back to SQLite's busy handler
+                pass
         self._local.depth += 1
         try:
             yield
         finally:
             self._local.depth -= 1
-            if self._local.depth == 0:
+            if locked:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
