@@ -80,7 +80,8 @@ class _Budget(Exception):
 
 
 def _adapter_run(billing, budget_s: float) -> tuple[int, int, bool]:
-    """Run the invoice run; stop after ``budget_s`` (the run commits per invoice, so stopping is safe).
+    """Run the invoice run; stop after ``budget_s`` (checked at each ``progress`` call: the run commits
+    a chunk of invoices at a time and reports after each, so stopping there is safe).
     Returns (invoices created, invoices due, finished)."""
     t0 = time.perf_counter()
     seen = {"done": 0, "total": 0}
@@ -134,7 +135,8 @@ def run(cfg: InvoiceConfig, log=print) -> Section:
     log(f"  invoices: {n:,} invoices in {secs:.1f}s{'' if finished else f' (stopped at the {cfg.budget_s:.0f}s budget; projected {projected:.0f}s)'}")
     if not finished:
         sec.notes.append(f"stopped after {cfg.budget_s:.0f} s with {n:,} of {due:,} invoices; 'projected s' extrapolates "
-                         "linearly (invoices are independent transactions).")
+                         "linearly (invoices are committed in independent chunks; scaling the run's one-off up-front "
+                         "reads too makes it a slight overestimate).")
     elif n != cfg.subscriptions:
         sec.notes.append(f"expected {cfg.subscriptions:,} invoices, the run created {n:,}")
         sec.status = "error"

@@ -1,8 +1,9 @@
 """Invoice rows: one per (subscription, period start), with their priced lines frozen as stored.
 
-``insert_invoice`` is idempotent under concurrency: ``INSERT … ON CONFLICT DO NOTHING`` on the
+``insert_invoices`` is idempotent under concurrency: ``INSERT … ON CONFLICT DO NOTHING`` on the
 unique ``(subscription_id, period_start)`` means two runs racing on the same period create one
-invoice; the loser reads the winner's row.
+invoice; the loser reads the winner's row. Every write here takes a list and costs a fixed number
+of statements however long it is, so an invoice run writes a chunk of invoices at a time.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..billing.invoice import InvoiceDraft
 from ..errors import NotFound
@@ -20,6 +21,7 @@ from ..timeutil import iso_us, to_us
 from . import upsert
 from .schema import billing_invoice_lines as tl
 from .schema import billing_invoices as ti
+from .types import decimal_param
 
 DRAFT, FINALIZED, VOID = "draft", "finalized", "void"
 STATUSES = (DRAFT, FINALIZED, VOID)
@@ -54,13 +56,15 @@ class Invoice:
         }
 
 
+_DECIMAL_COLUMNS = ("quantity", "free_units", "billable_units", "unit_price", "amount")
+
+
 def _line_rows(invoice_id: str, draft: InvoiceDraft) -> list[dict]:
     rows = []
     for pos, ln in enumerate(draft.lines):
         base = ln.to_dict()
         detail = {k: v for k, v in base.items() if k not in (
-            "kind", "description", "product_id", "meter_id", "period_start", "period_end", "quantity", "free_units",
-            "billable_units", "unit_price", "amount")}
+            "kind", "description", "product_id", "meter_id", "period_start", "period_end", *_DECIMAL_COLUMNS)}
         rows.append(dict(
             invoice_id=invoice_id, position=pos, kind=ln.kind, description=ln.description, product_id=ln.product_id,
             meter_id=ln.meter_id, start_at=to_us(ln.start), end_at=to_us(ln.end), quantity=ln.quantity,
@@ -70,44 +74,126 @@ def _line_rows(invoice_id: str, draft: InvoiceDraft) -> list[dict]:
     return rows
 
 
+def _insert_lines(conn, drafts: list[tuple[str, InvoiceDraft]]) -> None:
+    """Insert the lines of ``(invoice_id, draft)`` pairs with one driver ``executemany``. Many invoices
+    of a run share one draft object (same plan, period and quantities): its rows are built once."""
+    dec = decimal_param(conn.dialect.name)
+    templates: dict[int, list[dict]] = {}
+    rows = []
+    for iid, draft in drafts:
+        lines = templates.get(id(draft))
+        if lines is None:
+            lines = templates[id(draft)] = [{**r, **{k: dec(r[k]) for k in _DECIMAL_COLUMNS}}
+                                            for r in _line_rows("", draft)]
+        rows.extend({**r, "invoice_id": iid} for r in lines)
+    if rows:
+        upsert.execute_many(conn, "invoice_lines_insert", lambda: tl.insert(), rows)
+
+
 def _line_json(r) -> dict:
+    """A stored line (a row mapping, or the dict ``_line_rows`` wrote) as the API shows it."""
     return {
-        "kind": r.kind, "description": r.description, "product_id": r.product_id, "meter_id": r.meter_id,
-        "period_start": iso_us(r.start_at), "period_end": iso_us(r.end_at), "quantity": text(r.quantity),
-        "free_units": text(r.free_units), "billable_units": text(r.billable_units),
-        "unit_price": None if r.unit_price is None else text(r.unit_price), "amount": text(r.amount),
-        **orjson.loads(r.detail),
+        "kind": r["kind"], "description": r["description"], "product_id": r["product_id"], "meter_id": r["meter_id"],
+        "period_start": iso_us(r["start_at"]), "period_end": iso_us(r["end_at"]), "quantity": text(r["quantity"]),
+        "free_units": text(r["free_units"]), "billable_units": text(r["billable_units"]),
+        "unit_price": None if r["unit_price"] is None else text(r["unit_price"]), "amount": text(r["amount"]),
+        **orjson.loads(r["detail"]),
     }
 
 
-def insert_invoice(conn, environment: str, subscription_id: str, customer_id: str, draft: InvoiceDraft,
-                   now_us: int) -> tuple[str, bool]:
-    """Create the draft invoice of ``draft.period``; returns ``(invoice_id, created)``."""
-    start = to_us(draft.period.start)
-    iid = new_id("inv")
-    stmt = upsert.insert(conn, ti).values(
-        id=iid, environment=environment, subscription_id=subscription_id, customer_id=customer_id,
-        period_start=start, period_end=to_us(draft.period.end), status=DRAFT, currency=draft.currency,
-        subtotal=draft.subtotal, total=draft.total, created_at=now_us, updated_at=now_us,
-    ).on_conflict_do_nothing(index_elements=["subscription_id", "period_start"])
-    if not upsert.inserted(conn, stmt, ti.c.id):
-        existing = conn.execute(select(ti.c.id).where(ti.c.subscription_id == subscription_id,
-                                                      ti.c.period_start == start)).scalar_one()
-        return existing, False
-    rows = _line_rows(iid, draft)
-    if rows:
-        conn.execute(tl.insert(), rows)
-    return iid, True
+@dataclass(frozen=True)
+class NewInvoice:
+    """What creating one period's draft invoice needs."""
+
+    environment: str
+    subscription_id: str
+    customer_id: str
+    draft: InvoiceDraft
 
 
-def replace_lines(conn, invoice_id: str, draft: InvoiceDraft, now_us: int) -> None:
-    """Re-price a draft (only drafts: callers check the status under the write lock)."""
-    conn.execute(tl.delete().where(tl.c.invoice_id == invoice_id))
-    rows = _line_rows(invoice_id, draft)
-    if rows:
-        conn.execute(tl.insert(), rows)
-    conn.execute(update(ti).where(ti.c.id == invoice_id).values(subtotal=draft.subtotal, total=draft.total,
-                                                                updated_at=now_us))
+@dataclass(frozen=True)
+class Stored:
+    """The invoice row of a ``NewInvoice`` after ``insert_invoices``: made now, or found."""
+
+    id: str
+    created: bool
+    status: str
+    created_at: int
+
+
+def insert_invoices(conn, items: list[NewInvoice], now_us: int) -> list[Stored]:
+    """Create the draft invoices of ``items`` (at most one per subscription and period start) in
+    three statements whatever their number: one ``INSERT … ON CONFLICT DO NOTHING`` executemany, a
+    ``SELECT`` of the rows now stored for those periods (ours carry the ids we generated; psycopg
+    reports no rowcount for ``ON CONFLICT``, so it is read back rather than counted), and the lines
+    of the new ones. Returns one ``Stored`` per item, in order."""
+    if not items:
+        return []
+    dec = decimal_param(conn.dialect.name)
+    sums: dict[int, tuple] = {}  # per draft object: its bounds and totals
+    rows = []
+    for it in items:
+        d = it.draft
+        s = sums.get(id(d))
+        if s is None:
+            s = sums[id(d)] = (to_us(d.period.start), to_us(d.period.end), dec(d.subtotal), dec(d.total))
+        rows.append(dict(id=new_id("inv"), environment=it.environment, subscription_id=it.subscription_id,
+                         customer_id=it.customer_id, period_start=s[0], period_end=s[1], status=DRAFT,
+                         currency=d.currency, subtotal=s[2], total=s[3], created_at=now_us, updated_at=now_us,
+                         finalized_at=None, voided_at=None))
+    upsert.execute_many(conn, "invoice_insert", lambda: upsert.insert(conn, ti).on_conflict_do_nothing(
+        index_elements=["subscription_id", "period_start"]),
+        sorted(rows, key=lambda r: (r["subscription_id"], r["period_start"])))  # one lock order: no deadlocks
+    q = select(ti.c.id, ti.c.subscription_id, ti.c.period_start, ti.c.status, ti.c.created_at).where(
+        ti.c.subscription_id.in_(sorted({r["subscription_id"] for r in rows})),
+        ti.c.period_start.between(min(r["period_start"] for r in rows), max(r["period_start"] for r in rows)))
+    found = {(r.subscription_id, r.period_start): r for r in conn.execute(q)}
+    out = []
+    for row in rows:
+        r = found[(row["subscription_id"], row["period_start"])]
+        out.append(Stored(r.id, r.id == row["id"], r.status, r.created_at))
+    _insert_lines(conn, [(s.id, it.draft) for s, it in zip(out, items) if s.created])
+    return out
+
+
+def drafted(item: NewInvoice, stored: Stored, status: str, finalized_at: int | None = None) -> Invoice:
+    """The ``Invoice`` of ``item`` as stored with its draft's lines (what ``get_invoice`` would read back)."""
+    d = item.draft
+    return Invoice(stored.id, item.environment, item.subscription_id, item.customer_id, to_us(d.period.start),
+                   to_us(d.period.end), status, d.currency, d.subtotal, d.total, stored.created_at, finalized_at, None,
+                   [_line_json(r) for r in _line_rows(stored.id, d)])
+
+
+def replace_lines_many(conn, drafts: dict[str, InvoiceDraft], now_us: int) -> None:
+    """Re-price drafts (only drafts: ``finalize_drafts`` checks the status under the write lock), in
+    three statements however many."""
+    if not drafts:
+        return
+    conn.execute(tl.delete().where(tl.c.invoice_id.in_(list(drafts))))
+    _insert_lines(conn, list(drafts.items()))
+    conn.execute(update(ti).where(ti.c.id == bindparam("iid")).values(
+        subtotal=bindparam("subtotal"), total=bindparam("total"), updated_at=now_us),
+        [{"iid": iid, "subtotal": d.subtotal, "total": d.total} for iid, d in drafts.items()])
+
+
+def finalize_drafts(conn, drafts: dict[str, InvoiceDraft | None], now_us: int) -> list[str]:
+    """Freeze those of ``drafts``' invoices that are still drafts, re-priced with the draft given
+    (``None``: keep the stored lines). Returns the ids finalized here: the status is checked by the
+    ``UPDATE`` itself, so two concurrent finalizations of one invoice finalize it once."""
+    if not drafts:
+        return []
+    done = list(conn.execute(update(ti).where(ti.c.id.in_(list(drafts)), ti.c.status == DRAFT).values(
+        status=FINALIZED, finalized_at=now_us, updated_at=now_us).returning(ti.c.id)).scalars())
+    replace_lines_many(conn, {iid: drafts[iid] for iid in done if drafts[iid] is not None}, now_us)
+    return done
+
+
+def period_statuses(conn, environment: str | None) -> dict[tuple[str, int], str]:
+    """``(subscription_id, period_start) -> status`` of every invoice of ``environment`` (None: all)."""
+    q = select(ti.c.subscription_id, ti.c.period_start, ti.c.status)
+    if environment is not None:
+        q = q.where(ti.c.environment == environment)
+    return {(sid, start): status for sid, start, status in conn.execute(q)}
 
 
 def set_status(conn, invoice_id: str, status: str, now_us: int) -> None:
@@ -119,7 +205,7 @@ def _invoice(conn, row) -> Invoice:
     lines = conn.execute(select(tl).where(tl.c.invoice_id == row.id).order_by(tl.c.position)).all()
     return Invoice(row.id, row.environment, row.subscription_id, row.customer_id, row.period_start, row.period_end,
                    row.status, row.currency, row.subtotal, row.total, row.created_at, row.finalized_at,
-                   row.voided_at, [_line_json(r) for r in lines])
+                   row.voided_at, [_line_json(r._mapping) for r in lines])
 
 
 def get_invoice(conn, environment: str, invoice_id: str) -> Invoice:

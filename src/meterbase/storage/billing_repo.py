@@ -188,17 +188,21 @@ class Subscription:
         return None if self.ends_at is None else from_us(self.ends_at)
 
 
+def subscription_from_row(row, segments: list[tuple]) -> Subscription:
+    """A subscriptions row plus its plan history ``[(effective_at, product_id, quantity), …]``."""
+    return Subscription(
+        row.id, row.environment, row.customer_id, row.product_id, row.quantity, Cycle(row.interval, row.interval_count),
+        row.start_at, row.anchor_at, bool(row.cancel_at_period_end), row.ends_at, orjson.loads(row.thresholds),
+        orjson.loads(row.billing), orjson.loads(row.metadata), row.created_at, row.updated_at, segments,
+    )
+
+
 def _subscription(conn, row) -> Subscription:
     segs = conn.execute(
         select(tg.c.effective_at, tg.c.product_id, tg.c.quantity).where(tg.c.subscription_id == row.id)
         .order_by(tg.c.effective_at)
     ).all()
-    return Subscription(
-        row.id, row.environment, row.customer_id, row.product_id, row.quantity, Cycle(row.interval, row.interval_count),
-        row.start_at, row.anchor_at, bool(row.cancel_at_period_end), row.ends_at, orjson.loads(row.thresholds),
-        orjson.loads(row.billing), orjson.loads(row.metadata), row.created_at, row.updated_at,
-        [tuple(s) for s in segs],
-    )
+    return subscription_from_row(row, [tuple(s) for s in segs])
 
 
 def insert_subscription(conn, environment: str, data: dict, now_us: int) -> Subscription:

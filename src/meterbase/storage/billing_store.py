@@ -1,44 +1,37 @@
 """``Billing(store)``: products, customers, subscriptions and invoices on top of a Store.
 
 Owns the transactions of billing: what must commit together does (an invoice, its lines and its
-``invoice.created`` webhook message; a finalization and ``invoice.finalized``). Quantities are meter
-values over each plan segment of a period (``usage.meter_total``, the function behind
-``Store.meter_total``, on the same connection so a finalization prices one consistent snapshot).
-Pricing and period arithmetic are the pure core's (``meterbase.billing``, ``meterbase.pricing``).
+``invoice.created`` webhook message; a finalization and ``invoice.finalized``). A period is priced
+by ``billing_pricing.Pricer`` (meter values over each plan segment, read on the transaction's own
+connection so a finalization prices one consistent snapshot); the invoice run's batching is
+``billing_run``'s. Pricing and period arithmetic are the pure core's (``meterbase.billing``,
+``meterbase.pricing``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Callable
 
 from sqlalchemy import select
 
-from ..billing.invoice import InvoiceDraft, Segment, assemble, crossed_thresholds, usage_windows
-from ..billing.periods import Period, billing_anchor, period_at, periods_until
+from ..billing.invoice import InvoiceDraft, crossed_thresholds
+from ..billing.periods import Period, billing_anchor, period_at
 from ..billing.plans import parse_product
 from ..billing.subscriptions import parse_customer, parse_subscription, parse_thresholds
 from ..errors import Conflict, NotFound, ValidationError
 from ..timeutil import from_us, to_us
 from . import billing_invoices as inv_repo
 from . import billing_repo as repo
-from . import audit, meters_repo, upsert, usage
-from .billing_invoices import DRAFT, FINALIZED, VOID, Invoice
+from . import audit, billing_run, meters_repo, upsert
+from .billing_invoices import FINALIZED, VOID, Invoice
+from .billing_pricing import Pricer
+from .billing_run import RunResult, Written, due_periods, load_subscriptions, snapshot, write_invoices
 from .outbox import enqueue
+from .retry import retry_transaction
 from .schema import billing_invoices, billing_threshold_hits
 from .store import Store
-
-
-@dataclass
-class RunResult:
-    """What ``Billing.run`` did: invoice ids created, already present, finalized."""
-
-    created: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    finalized: list[str] = field(default_factory=list)
-    thresholds: int = 0
 
 
 class Billing:
@@ -142,26 +135,6 @@ class Billing:
             return repo.get_subscription(conn, env, subscription_id)
 
     # -- pricing a period -----------------------------------------------------------------------
-    def _segments(self, conn, sub: repo.Subscription, period: Period) -> list[Segment]:
-        out: list[Segment] = []
-        bounds = [from_us(eff) for eff, _, _ in sub.segments] + [None]
-        for (_, pid, qty), start, end in zip(sub.segments, bounds, bounds[1:]):
-            lo, hi = max(start, period.start), period.end if end is None else min(end, period.end)
-            if lo < hi:
-                out.append(Segment(repo.get_product(conn, sub.environment, pid).plan, lo, hi, qty))
-        return out
-
-    def _draft(self, conn, sub: repo.Subscription, period: Period, upto: datetime | None = None) -> InvoiceDraft:
-        segments = self._segments(conn, sub, period)
-        quantities: dict = {}
-        for meter_id, start, end in usage_windows(segments):
-            stop = end if upto is None else min(end, upto)
-            meter = meters_repo.get_meter(conn, sub.environment, meter_id)
-            value = usage.meter_total(conn, meter, to_us(start), to_us(stop), sub.customer_id).value(meter.aggregation) \
-                if start < stop else None
-            quantities[(meter_id, start, end)] = value if value is not None else Decimal(0)
-        return assemble(period, segments, quantities)
-
     def preview(self, env: str, subscription_id: str, at: datetime | None = None) -> tuple[repo.Subscription, InvoiceDraft]:
         """Upcoming invoice: the period containing ``at`` (default now), usage up to ``at``."""
         at = self._now(at)
@@ -170,7 +143,7 @@ class Billing:
             if sub.ends is not None and at >= sub.ends:
                 raise ValidationError("the subscription has ended; there is no upcoming invoice", "at")
             period = period_at(sub.start, sub.anchor, sub.cycle, max(at, sub.start))
-            return sub, self._draft(conn, sub, period, upto=at)
+            return sub, Pricer(conn).draft(sub, period, upto=at)
 
     # -- invoices -------------------------------------------------------------------------------
     def create_invoice(self, env: str, subscription_id: str, at: datetime) -> tuple[Invoice, bool]:
@@ -186,12 +159,10 @@ class Billing:
 
     def _create(self, conn, sub: repo.Subscription, period: Period) -> tuple[Invoice, bool]:
         now = self.store.now()
-        draft = self._draft(conn, sub, period)
-        invoice_id, created = inv_repo.insert_invoice(conn, sub.environment, sub.id, sub.customer_id, draft, now)
-        invoice = inv_repo.get_invoice(conn, sub.environment, invoice_id)
-        if created:
-            enqueue(conn, sub.environment, "invoice.created", invoice.to_dict(), now)
-        return invoice, created
+        written = write_invoices(conn, [(sub, Pricer(conn).draft(sub, period))], now)[0]
+        if written.stored.created:
+            return written.invoice(now), True
+        return inv_repo.get_invoice(conn, sub.environment, written.stored.id), False
 
     def finalize(self, env: str, invoice_id: str) -> Invoice:
         """Re-price a draft from current meter values and freeze it (idempotent for a final invoice)."""
@@ -207,8 +178,7 @@ class Billing:
         now = self.store.now()
         sub = repo.get_subscription(conn, invoice.environment, invoice.subscription_id)
         period = period_at(sub.start, sub.anchor, sub.cycle, from_us(invoice.period_start))
-        inv_repo.replace_lines(conn, invoice.id, self._draft(conn, sub, period), now)
-        inv_repo.set_status(conn, invoice.id, FINALIZED, now)
+        inv_repo.finalize_drafts(conn, {invoice.id: Pricer(conn).draft(sub, period)}, now)
         final = inv_repo.get_invoice(conn, invoice.environment, invoice.id)
         enqueue(conn, final.environment, "invoice.finalized", final.to_dict(), now)
         return final
@@ -236,39 +206,45 @@ class Billing:
     # -- batch billing --------------------------------------------------------------------------
     def due(self, until: datetime, env: str | None = None) -> list[tuple[repo.Subscription, Period]]:
         """Every (subscription, period) ended by ``until`` that has no invoice yet, or only a draft."""
-        out = []
-        subs = self._subscriptions(env)
         with self.store.read() as conn:
-            for sub in subs:
-                done = dict(conn.execute(select(billing_invoices.c.period_start, billing_invoices.c.status)
-                                         .where(billing_invoices.c.subscription_id == sub.id)).all())
-                for period in periods_until(sub.start, sub.anchor, sub.cycle, until, sub.ends):
-                    if done.get(to_us(period.start)) in (None, DRAFT):
-                        out.append((sub, period))
-        return out
+            return due_periods(load_subscriptions(conn, env), inv_repo.period_statuses(conn, env), until)
 
     def run(self, until: datetime, env: str | None = None, finalize: bool = False,
             progress: Callable[[int, int], None] | None = None) -> RunResult:
-        """Bill every due period (idempotent: a re-run finds the invoices and creates none)."""
+        """Bill every due period (idempotent: a re-run finds the invoices and creates none).
+
+        Every invoice of a run is priced from one snapshot: subscriptions, plans and the usage of
+        all due periods are read in one read transaction (usage of a window many periods share in
+        one pass for all customers), then invoices are written ``billing_run.CHUNK`` per write
+        transaction (``progress(done, total)`` after each). With ``finalize`` the drafts are frozen with those
+        snapshot prices (an existing draft is re-priced with them), in the transaction that
+        writes them; an invoice finalized meanwhile by someone else is left as it is. Events
+        arriving during the run are not on its invoices (as with any finalization, they are late).
+        """
         until = min(until, self._now())
-        result = RunResult()
-        due = self.due(until, env)
-        for i, (sub, period) in enumerate(due):
-            with self.store.write() as conn:
-                invoice, created = self._create(conn, sub, period)
-                (result.created if created else result.existing).append(invoice.id)
-                if finalize and invoice.status == DRAFT:
-                    result.finalized.append(self._finalize(conn, invoice).id)
+        with snapshot(self.store) as conn:
+            subs = load_subscriptions(conn, env)
+            due = due_periods(subs, inv_repo.period_statuses(conn, env), until)
+            pricer = Pricer(conn)
+            pricer.prefetch(due)
+        pricer.detach()
+        result, chunk = RunResult(), billing_run.CHUNK
+        for lo in range(0, len(due), chunk):
+            priced = [(sub, pricer.draft(sub, period)) for sub, period in due[lo:lo + chunk]]
+            for w in retry_transaction(lambda: self._write(priced, finalize)):
+                (result.created if w.stored.created else result.existing).append(w.stored.id)
+                if w.finalized:
+                    result.finalized.append(w.stored.id)
             if progress:
-                progress(i + 1, len(due))
-        for sub in self._subscriptions(env):
+                progress(min(lo + chunk, len(due)), len(due))
+        for sub in subs:
             if sub.thresholds and (sub.ends is None or until < sub.ends) and until >= sub.start:
                 result.thresholds += len(self.check_thresholds(sub.environment, sub.id, until))
         return result
 
-    def _subscriptions(self, env: str | None) -> list[repo.Subscription]:
-        with self.store.read() as conn:
-            return repo.list_subscriptions(conn, env, limit=10**9)
+    def _write(self, priced: list, finalize: bool) -> list[Written]:
+        with self.store.write() as conn:
+            return write_invoices(conn, priced, self.store.now(), finalize)
 
     def check_thresholds(self, env: str, subscription_id: str, at: datetime | None = None) -> list[str]:
         """Queue ``usage.threshold_reached`` once per threshold and period; returns the new keys."""

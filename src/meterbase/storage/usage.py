@@ -64,6 +64,16 @@ def meter_total(conn, meter: Meter, start: int, end: int, customer_id: str) -> P
     return series[0].windows[0] if series else Partial()
 
 
+def meter_totals(conn, meter: Meter, start: int, end: int) -> dict[str, Partial]:
+    """Every customer's partial over ``[start, end)`` in one pass (customers without usage are absent).
+
+    Reads the day/hour rollups of all customers at once and scans raw events only for sub-hour
+    edges, so a window shared by many customers (an invoice run) costs a few queries, not one per
+    customer. Each partial equals ``meter_total`` of that customer over the same range.
+    """
+    return {s.customer_id: s.windows[0] for s in _aggregate(conn, meter, [(start, end)], None, None)}
+
+
 def _aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: str | None,
                group_by: list[str] | None) -> list[Series]:
     starts = [ws for ws, _ in bounds]
