@@ -3,7 +3,8 @@
 Plan segments of the period (products looked up once per pricer) priced over meter quantities
 (meters looked up once per pricer). A quantity comes from, in order: totals of *every* customer
 for a window shared by many due periods (``usage.meter_totals``, filled by ``prefetch``), one
-customer's total fetched by ``prefetch``, or a ``usage.meter_total`` query on the pricer's
+customer's total fetched by ``prefetch`` (the windows of all such customers batched per meter by
+``usage_batch.meter_totals_many``), or a ``usage.meter_total`` query on the pricer's
 connection. The single-invoice paths (preview, create, finalize) price on their own transaction's
 connection; the invoice run prefetches everything in one read transaction and then prices from
 memory (``detach``), so all its invoices see one snapshot of usage and plans.
@@ -22,6 +23,7 @@ from ..meters.model import Meter
 from ..timeutil import from_us, to_us
 from . import billing_repo as repo
 from . import meters_repo, usage
+from .usage_batch import meter_totals_many
 
 ZERO = Decimal(0)
 #: A window needed by at least this many customers is read for every customer in one pass. That
@@ -116,10 +118,13 @@ class Pricer:
         for sub, period in due:
             for meter_id, start, end in usage_windows(self.segments(sub, period)):
                 needed[(sub.environment, (meter_id, to_us(start), to_us(end)))].add(sub.customer_id)
+        single: dict[tuple[str, str], list[tuple[WindowKey, str]]] = defaultdict(list)  # (env, meter) -> windows
         for (env, key), customers in needed.items():
             meter = self.meter(env, key[0])
             if len(customers) >= SHARED_WINDOW_MIN:
                 self._shared[key] = usage.meter_totals(self.conn, meter, key[1], key[2])
             else:
-                for customer_id in customers:
-                    self._single[(key, customer_id)] = usage.meter_total(self.conn, meter, key[1], key[2], customer_id)
+                single[(env, key[0])].extend((key, customer_id) for customer_id in customers)
+        for (env, meter_id), wanted in single.items():
+            totals = meter_totals_many(self.conn, self.meter(env, meter_id), [(c, k[1], k[2]) for k, c in wanted])
+            self._single.update(zip(wanted, totals))
