@@ -39,12 +39,12 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     def healthz():
         return {"status": "ok", "version": __version__}
 
+    app.include_router(policy.router)  # first: routes are matched in order, and check is the latency-critical call
     app.include_router(native.router)
     app.include_router(dodo.router)
     app.include_router(dashboard_router)  # web dashboard under /ui
     app.include_router(billing.router)
     app.include_router(dodo_billing.router)
-    app.include_router(policy.router)
     app.include_router(security.router)
     app.include_router(sessions_routes.router)  # live sessions (seed 004)
     return app

@@ -15,6 +15,12 @@ answers ``ensure_customer`` / ``set_plan`` / ``check`` / ``allow`` / ``remaining
 * **The policy document** is stored per environment (versioned). Pass a :class:`Policy` to pin one in
   memory, a YAML/JSON text to publish it (a no-op when it is already active), or nothing to follow the
   environment's active document (picked up again whenever another process replaces it).
+* **Reads are cached.** ``check`` / ``status`` / ``remaining`` / ``value`` / ``limit`` / ``entitlement``
+  answer from the Store's :class:`~meterbase.storage.policy_cache.PolicyCache` while it is provably
+  fresh (exact on SQLite, bounded by notification delivery on PostgreSQL; see that module), else with
+  one read query that refills it; a repeated ``check`` returns its memoised :class:`Outcome`. Every
+  write here runs in ``PolicyCache.writing`` so other processes and this one forget what changed.
+  ``allow`` never trusts the cache: it reads and locks in its own transaction.
 
 The usage event of an ``allow`` that consumed something: ``event_name`` = the credit's name, metadata
 ``{entitlement, amount, overage, plan}`` (amounts as exact decimal strings in the credit's units), event
@@ -30,7 +36,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Hashable, Literal
 
 import orjson
 
@@ -41,6 +47,7 @@ from ..events.values import decimal_text
 from ..ids import new_id
 from ..pricing import Line
 from ..storage import audit, outbox, policy_repo as repo
+from ..storage.policy_cache import View
 from ..storage.store import Store, ingest_events_in
 from ..timeutil import Clock, from_us, iso, to_us
 from . import engine
@@ -265,15 +272,17 @@ _PARSED_LOCK = threading.Lock()
 _PARSED_MAX = 64
 
 
-def _parse_cached(doc: repo.DocumentRow) -> Policy:
+def _parse_cached(digest: str, load: Callable[[], repo.DocumentRow]) -> Policy:
+    """The parsed document of ``digest``; ``load()`` fetches its text only when it was never parsed."""
     with _PARSED_LOCK:
-        hit = _PARSED.get(doc.digest)
+        hit = _PARSED.get(digest)
         if hit is not None:
-            _PARSED.move_to_end(doc.digest)
+            _PARSED.move_to_end(digest)
             return hit
+    doc = load()
     parsed = load_policy(doc.source, doc.format)  # type: ignore[arg-type]
     with _PARSED_LOCK:
-        _PARSED[doc.digest] = parsed
+        _PARSED[digest] = parsed
         while len(_PARSED) > _PARSED_MAX:
             _PARSED.popitem(last=False)
     return parsed
@@ -297,6 +306,21 @@ def _event_id(environment: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return new_id("pol")
     return "pol_" + hashlib.blake2b(f"{environment}\x00{idempotency_key}".encode(), digest_size=16).hexdigest()
+
+
+_MEMO_MAX = 32  # memoised check outcomes per cached customer
+
+
+def _memo_key(entitlement: str, amount: Any) -> Hashable | None:
+    """Key of a memoised check; None for amounts not worth the risk (bool, float, NaN, other types)."""
+    kind = type(amount)
+    if amount is None or kind is int or kind is str or (kind is Decimal and amount.is_finite()):
+        return entitlement, kind, amount  # equal Decimals (1.0, 1.00) give identical outcomes
+    return None
+
+
+def _in_period(period: tuple[int, int | None] | None, now: int) -> bool:
+    return period is None or period[1] is None or period[0] <= now < period[1]
 
 
 @dataclass
@@ -330,6 +354,7 @@ class PolicyService:
         format: Literal["yaml", "json"] = "yaml",
     ):
         self.store = store
+        self._cache = store.policy_cache  # shared by every service on the store (kept: the property costs a µs)
         self.environment = environment
         self.clock: Clock = clock or store.clock
         self._pinned: Policy | None = None
@@ -384,10 +409,11 @@ class PolicyService:
         if not isinstance(source, str):
             raise ValidationError("policy document must be text (YAML or JSON)", "policy")
         parsed = load_policy(source, format)
-        with self.store.write() as conn:
-            doc, created = repo.publish_document(conn, self.environment, source, format, self.now_us())
+        with self._cache.writing(self.environment) as tx:
+            doc, created = repo.publish_document(tx.conn, self.environment, source, format, self.now_us())
             if created:
-                audit.record(conn, self.environment, None, "policy.replaced", f"policy:v{doc.version}",
+                tx.changed()
+                audit.record(tx.conn, self.environment, None, "policy.replaced", f"policy:v{doc.version}",
                              {"version": doc.version, "format": doc.format, "digest": doc.digest}, doc.created_at)
         if self._pinned is not None:
             self._pinned = parsed
@@ -399,7 +425,8 @@ class PolicyService:
             doc = repo.get_document(conn, self.environment, version)
         if doc is None:
             raise NotFound(self._no_policy_message() if version is None else f"policy version {version} not found", "policy")
-        return PolicyVersion(self.environment, doc.version, doc.format, doc.source, from_us(doc.created_at), _parse_cached(doc))
+        policy = _parse_cached(doc.digest, lambda: doc)
+        return PolicyVersion(self.environment, doc.version, doc.format, doc.source, from_us(doc.created_at), policy)
 
     def policy_versions(self, limit: int = 100) -> list[dict]:
         with self.store.read() as conn:
@@ -421,7 +448,15 @@ class PolicyService:
         doc = repo.get_document(conn, self.environment)
         if doc is None:
             raise NotFound(self._no_policy_message(), "policy")
-        return doc.version, _parse_cached(doc)
+        return doc.version, _parse_cached(doc.digest, lambda: doc)
+
+    def _active(self, conn, state: repo.StateRow) -> tuple[int | None, Policy]:
+        """:meth:`_policy` given the active document's version and digest (its text is read only when new)."""
+        if self._pinned is not None:
+            return None, self._pinned
+        if state.version is None:
+            raise NotFound(self._no_policy_message(), "policy")
+        return state.version, _parse_cached(state.digest, lambda: repo.get_document(conn, self.environment, state.version))
 
     # -- customers ----------------------------------------------------------------------------
     def ensure_customer(self, customer_id: str, plan: str | None = None, *, anchor: datetime | None = None) -> Customer:
@@ -431,11 +466,12 @@ class PolicyService:
         """
         _require_id(customer_id, "customer_id")
         now = self.now_us()
-        with self.store.write() as conn:
-            _, policy = self._policy(conn)
+        with self._cache.writing(self.environment) as tx:
+            _, policy = self._policy(tx.conn)
             plan_name = policy.plan(plan).name
-            repo.insert_customer(conn, self.environment, customer_id, plan_name, now if anchor is None else _anchor(anchor), now)
-            row = repo.get_customer(conn, self.environment, customer_id)
+            if repo.insert_customer(tx.conn, self.environment, customer_id, plan_name, now if anchor is None else _anchor(anchor), now):
+                tx.changed(customer_id)
+            row = repo.get_customer(tx.conn, self.environment, customer_id)
         return Customer.from_row(row)
 
     def set_plan(
@@ -450,13 +486,14 @@ class PolicyService:
         _require_id(customer_id, "customer_id")
         now = self.now_us()
         new_anchor = _anchor(anchor) if anchor is not None else (now if reset_anchor else None)
-        with self.store.write() as conn:
-            _, policy = self._policy(conn)
+        with self._cache.writing(self.environment) as tx:
+            _, policy = self._policy(tx.conn)
             plan_name = policy.plan(_require_id(plan, "plan")).name
-            created = repo.insert_customer(conn, self.environment, customer_id, plan_name, new_anchor or now, now)
+            tx.changed(customer_id)
+            created = repo.insert_customer(tx.conn, self.environment, customer_id, plan_name, new_anchor or now, now)
             if not created:
-                repo.update_customer(conn, self.environment, customer_id, now, plan=plan_name, anchor=new_anchor)
-            row = repo.get_customer(conn, self.environment, customer_id)
+                repo.update_customer(tx.conn, self.environment, customer_id, now, plan=plan_name, anchor=new_anchor)
+            row = repo.get_customer(tx.conn, self.environment, customer_id)
         return Customer.from_row(row)
 
     def get_customer(self, customer_id: str) -> Customer | None:
@@ -464,14 +501,8 @@ class PolicyService:
             row = repo.get_customer(conn, self.environment, customer_id)
         return None if row is None else Customer.from_row(row)
 
-    # -- decisions ----------------------------------------------------------------------------
-    def _resolve(self, conn, customer_id: str, entitlement: str, now: int) -> _Resolved:
-        _require_id(customer_id, "customer_id")
-        _require_id(entitlement, "entitlement")
-        customer = repo.get_customer(conn, self.environment, customer_id)
-        if customer is None:
-            raise NotFound(f"unknown customer {customer_id!r} (call ensure_customer first)", "customer_id")
-        version, policy = self._policy(conn)
+    # -- reading state ----------------------------------------------------------------------------
+    def _resolve(self, customer: repo.CustomerRow, version: int | None, policy: Policy, entitlement: str, now: int) -> _Resolved:
         plan = policy.plan(customer.plan)
         ent = plan.entitlements.get(entitlement)
         period = None
@@ -484,6 +515,44 @@ class PolicyService:
                 period = (to_us(start), to_us(end))
         return _Resolved(customer, version, policy, plan, ent, period)
 
+    def _load(self, conn, customer_id: str, entitlement: str, now: int) -> tuple[repo.StateRow, _Resolved]:
+        """Read and resolve a decision's state in ``conn`` (one query; the document's text only when new)."""
+        state = repo.read_state(conn, self.environment, customer_id, entitlement, now)
+        if state is None:
+            raise NotFound(f"unknown customer {customer_id!r} (call ensure_customer first)", "customer_id")
+        return state, self._resolve(state.customer, *self._active(conn, state), entitlement, now)
+
+    def _read(self, view: View | None, customer_id: str, entitlement: str, now: int, *, io: bool = True):
+        """``(resolved, used, overage, entry)`` from ``view`` when it holds them, else (``io``) from one read
+        transaction that refills it; None when not ``io`` and the view cannot answer. ``entry`` is the
+        cache entry the answer belongs to (None when uncached)."""
+        if view is not None:
+            entry = view.customers.get(customer_id)
+            active = (None, self._pinned) if self._pinned is not None else view.document
+            if entry is not None and active is not None:
+                r = self._resolve(entry.row, *active, entitlement, now)
+                usage = (ZERO, ZERO) if r.period is None else entry.counters.get((entitlement, r.period[0]))
+                if usage is not None:
+                    return r, *usage, entry
+        if not io:
+            return None
+        mark = 0 if view is None else view.mark()  # before reading: a change after it refuses the fill
+        with self.store.read() as conn:
+            state, r = self._load(conn, customer_id, entitlement, now)
+            usage = (ZERO, ZERO) if r.period is None else state.usage(r.period[0])
+            if usage is None:
+                row = repo.get_counter(conn, self.environment, customer_id, entitlement, r.period[0])
+                usage = (ZERO, ZERO) if row is None else (row.used, row.overage)
+        entry = None
+        if view is not None:
+            if self._pinned is None:
+                view.document = (r.version, r.policy)
+            entry = view.put_customer(mark, state.customer)
+            if entry is not None and r.period is not None:
+                view.put_counter(entry, (entitlement, r.period[0]), usage)
+        return r, *usage, entry
+
+    # -- decisions ----------------------------------------------------------------------------
     def _outcome(self, r: _Resolved, entitlement: str, decision: engine.Decision, event_id: str | None = None) -> Outcome:
         start, end = r.period if r.period else (None, None)
         is_running = r.period is not None and end is None
@@ -496,22 +565,43 @@ class PolicyService:
             credit=lim.credit.name if lim else None, mode=lim.mode if lim else None,
         )
 
-    def _used(self, conn, r: _Resolved, entitlement: str) -> tuple[Decimal, Decimal]:
-        if r.period is None:
-            return ZERO, ZERO
-        row = repo.get_counter(conn, self.environment, r.customer.customer_id, entitlement, r.period[0])
-        return (ZERO, ZERO) if row is None else (row.used, row.overage)
-
     def check(self, customer_id: str, entitlement: str, amount: Amount | None = None) -> Outcome:
         """Would ``allow(amount)`` succeed? Read-only: nothing is consumed or recorded.
 
         Without ``amount``: is the entitlement in the plan and (hard limit) is anything left.
         """
+        return self._check(customer_id, entitlement, amount, io=True)
+
+    def check_cached(self, customer_id: str, entitlement: str, amount: Amount | None = None) -> Outcome | None:
+        """:meth:`check` answered from the cache alone, or None when that needs the database.
+
+        Never waits for I/O (an async server can call it on its event loop, then fall back to ``check``
+        in a thread); raises what ``check`` raises for invalid arguments.
+        """
+        return self._check(customer_id, entitlement, amount, io=False)
+
+    def _check(self, customer_id: str, entitlement: str, amount: Amount | None, *, io: bool) -> Outcome | None:
+        _require_id(customer_id, "customer_id")
+        _require_id(entitlement, "entitlement")
         now = self.now_us()
-        with self.store.read() as conn:
-            r = self._resolve(conn, customer_id, entitlement, now)
-            used, _ = self._used(conn, r, entitlement)
-        return self._outcome(r, entitlement, engine.check(r.entitlement, used, amount))
+        view = self._cache.view(self.environment)
+        key = _memo_key(entitlement, amount)
+        entry = None if view is None or key is None else view.customers.get(customer_id)
+        if entry is not None:
+            hit = entry.memo.get(key)
+            active = self._pinned if self._pinned is not None else (view.document or (None, None))[1]
+            if hit is not None and hit[0] is active and _in_period(hit[1], now):
+                return hit[2]
+        state = self._read(view, customer_id, entitlement, now, io=io)
+        if state is None:
+            return None
+        r, used, _, entry = state
+        outcome = self._outcome(r, entitlement, engine.check(r.entitlement, used, amount))
+        if entry is not None and key is not None:
+            if len(entry.memo) >= _MEMO_MAX:
+                entry.memo.clear()
+            entry.memo[key] = (r.policy, r.period, outcome)
+        return outcome
 
     def allow(self, customer_id: str, entitlement: str, amount: Amount, *, idempotency_key: str | None = None) -> Outcome:
         """Decide and consume ``amount`` atomically (see the module docstring).
@@ -528,7 +618,8 @@ class PolicyService:
         amount_text = _amount_text(amount)
         now = self.now_us()
         fired: list[PolicyEvent] = []
-        with self.store.write() as conn:
+        with self._cache.writing(self.environment) as tx:
+            conn = tx.conn
             if idempotency_key is not None:
                 earlier = repo.claim_allow(conn, self.environment, idempotency_key, customer_id, entitlement, amount_text, now)
                 if earlier is not None:
@@ -540,11 +631,15 @@ class PolicyService:
                     if earlier.decision is None:  # defensive: claims commit together with their decision
                         raise Conflict("a decision for this idempotency_key is still in progress", "idempotency_key")
                     return Outcome.from_dict(orjson.loads(earlier.decision), replayed=True)
-            r = self._resolve(conn, customer_id, entitlement, now)
+            _require_id(customer_id, "customer_id")
+            _require_id(entitlement, "entitlement")
+            _, r = self._load(conn, customer_id, entitlement, now)
             if r.period is None:  # not in plan, or a boolean entitlement: nothing to count
                 outcome = self._outcome(r, entitlement, engine.allow(r.entitlement, ZERO, amount, customer_id=customer_id))
             else:
                 outcome, fired = self._allow_counted(conn, r, entitlement, amount, idempotency_key, now)
+                if outcome.consumed > 0:
+                    tx.changed(customer_id)
             if idempotency_key is not None:
                 repo.finish_allow(conn, self.environment, idempotency_key, orjson.dumps(outcome.to_dict()).decode())
         self._fire(fired)
@@ -594,10 +689,7 @@ class PolicyService:
 
     # -- reads ----------------------------------------------------------------------------------
     def status(self, customer_id: str, entitlement: str) -> Status:
-        now = self.now_us()
-        with self.store.read() as conn:
-            r = self._resolve(conn, customer_id, entitlement, now)
-            used, overage = self._used(conn, r, entitlement)
+        r, used, overage, _ = self._read_ids(customer_id, entitlement)
         ent = r.entitlement
         lim = ent.limit if ent is not None else None
         start, end = r.period if r.period else (None, None)
@@ -623,9 +715,13 @@ class PolicyService:
 
     def entitlement(self, customer_id: str, entitlement: str) -> Entitlement | None:
         """The customer's entitlement definition under their plan (None: not included)."""
-        now = self.now_us()
-        with self.store.read() as conn:
-            return self._resolve(conn, customer_id, entitlement, now).entitlement
+        return self._read_ids(customer_id, entitlement)[0].entitlement
+
+    def _read_ids(self, customer_id: str, entitlement: str):
+        """:meth:`_read` of validated ids, now, through the cache."""
+        _require_id(customer_id, "customer_id")
+        _require_id(entitlement, "entitlement")
+        return self._read(self._cache.view(self.environment), customer_id, entitlement, self.now_us())
 
     # -- billing ----------------------------------------------------------------------------------
     def overage_lines(

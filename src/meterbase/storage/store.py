@@ -75,7 +75,17 @@ class Store:
         with self.read_engine.begin() as conn:
             yield conn
 
+    @property
+    def policy_cache(self):
+        """The in-process cache of policy state (``storage.policy_cache``), created on first use."""
+        from .policy_cache import attach
+
+        return attach(self)
+
     def close(self) -> None:
+        from .policy_cache import detach
+
+        detach(self)
         if self._committer is not None:
             self._committer.close()
             self._committer = None

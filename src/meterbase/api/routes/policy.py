@@ -10,7 +10,8 @@ decimal strings (``"3600"``, ``"0.5"``); refusals are ordinary ``200`` answers w
 * ``GET /v1/policy``, ``GET /v1/policy/versions``, ``GET /v1/policy/versions/{n}``.
 * ``POST /v1/policy/customers`` ``{customer_id, plan?, anchor?}`` — ensure (existing: unchanged).
 * ``GET /v1/policy/customers/{id}``; ``PUT /v1/policy/customers/{id}/plan`` ``{plan, reset_anchor?}``.
-* ``POST /v1/policy/check`` ``{customer_id, entitlement, amount?}`` — read-only.
+* ``POST /v1/policy/check`` ``{customer_id, entitlement, amount?}`` — read-only. Answered on the event
+  loop when the policy cache can (no I/O), otherwise in the threadpool.
 * ``POST /v1/policy/allow`` ``{customer_id, entitlement, amount, idempotency_key?}`` (or an
   ``Idempotency-Key`` header) — consume.
 * ``GET /v1/policy/customers/{id}/entitlements/{name}`` (used, limit, remaining, percent, period) and
@@ -24,7 +25,7 @@ from decimal import Decimal
 from typing import Any, Optional
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
@@ -130,6 +131,11 @@ def _num(value: Optional[Decimal]) -> Optional[str]:
     return None if value is None else decimal_text(value)
 
 
+def _json(content: dict) -> Response:
+    """A JSON answer serialised by orjson (what FastAPI would send for ``content``, without its encoder pass)."""
+    return Response(orjson.dumps(content), media_type="application/json")
+
+
 # ---------------------------------------------------------------------------------------------- documents
 
 
@@ -206,11 +212,12 @@ async def set_plan(request: Request, customer_id: str, p: Principal = Depends(wr
 async def check(request: Request, p: Principal = Depends(principal)):
     body = _object(await json_body(request))
     _only(body, {"customer_id", "entitlement", "amount"})
+    args = (_str(body, "customer_id"), _str(body, "entitlement"), _amount(body, required=False))
     svc = _svc(request, p)
-    outcome = await run_in_threadpool(
-        lambda: svc.check(_str(body, "customer_id"), _str(body, "entitlement"), _amount(body, required=False))
-    )
-    return outcome.to_dict()
+    outcome = svc.check_cached(*args)
+    if outcome is None:
+        outcome = await run_in_threadpool(svc.check, *args)
+    return _json(outcome.to_dict())
 
 
 @router.post("/allow", summary="Decide and consume (hard limit: refuse, soft limit: consume and report overage)")
@@ -224,7 +231,7 @@ async def allow(request: Request, p: Principal = Depends(writer), idempotency_ke
     outcome = await run_in_threadpool(
         lambda: svc.allow(_str(body, "customer_id"), _str(body, "entitlement"), _amount(body, required=True), idempotency_key=key)
     )
-    return outcome.to_dict()
+    return _json(outcome.to_dict())
 
 
 @router.get("/customers/{customer_id}/entitlements/{entitlement}", summary="Usage, limit and remaining this period")
