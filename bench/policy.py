@@ -131,18 +131,27 @@ def _http_client(url, key, op, customers, calls, idx, ready, go, out) -> None:
     for i in range(calls):
         path, body = _adapter_http_request(op, customers[(idx * 7919 + i) % len(customers)])
         bodies.append((path, orjson.dumps(body)))
-    for path, body in bodies[:5]:  # warm the connection and the server's caches
+    for path, body in bodies[:5]:  # warm the connection
         http.post(path, content=body)
     ready.put(idx)
     go.wait()
-    lat, errors = [], 0
-    t_start = time.monotonic()
-    for path, body in bodies:
-        t0 = time.perf_counter()
-        r = http.post(path, content=body)
-        lat.append(time.perf_counter() - t0)
-        errors += r.status_code != 200
-    out.put({"lat": lat, "errors": errors, "wall": time.monotonic() - t_start})
+
+    def timed_pass() -> tuple[list[float], int, float]:
+        lat, errors = [], 0
+        t_start = time.monotonic()
+        for path, body in bodies:
+            t0 = time.perf_counter()
+            r = http.post(path, content=body)
+            lat.append(time.perf_counter() - t0)
+            errors += r.status_code != 200
+        return lat, errors, time.monotonic() - t_start
+
+    first = None
+    if op == "check":  # the first check of each customer reads the database; later ones hit the cache
+        first = timed_pass()
+        timed_pass()  # a second pass: the other worker process has its own cache
+    lat, errors, wall = timed_pass()
+    out.put({"lat": lat, "errors": errors, "wall": wall, "first": first})
 
 
 def _http(url, key, op, customers, calls, clients) -> dict:
@@ -158,10 +167,15 @@ def _http(url, key, op, customers, calls, clients) -> dict:
     res = [out.get(timeout=600) for _ in procs]
     for p in procs:
         p.join(10)
-    lat = [x * 1e3 for r in res for x in r["lat"]]
-    wall = max(r["wall"] for r in res)
+    return _summary([(r["lat"], r["errors"], r["wall"]) for r in res]), (
+        _summary([r["first"] for r in res]) if res[0]["first"] is not None else None)
+
+
+def _summary(passes: list[tuple[list[float], int, float]]) -> dict:
+    lat = [x * 1e3 for lats, _, _ in passes for x in lats]
+    wall = max(w for _, _, w in passes)
     return {"median_ms": median(lat), "p99_ms": percentile(lat, 99), "ops_s": len(lat) / wall,
-            "errors": sum(r["errors"] for r in res), "n": len(lat)}
+            "errors": sum(e for _, e, _ in passes), "n": len(lat)}
 
 
 COLUMNS = ["mode", "op", "clients", "median", "p99", "unit", "ops/s", "target", "meets"]
@@ -203,15 +217,21 @@ def run(cfg: PolicyConfig, log=print) -> Section:
                 _adapter_http_setup(http)
             for op in ("check", "allow"):
                 for clients in cfg.concurrency:
-                    r = _http(server.url, key, op, customers, cfg.http_calls, clients)
-                    sec.rows.append({"mode": "http", "op": op, "clients": clients, "median": r["median_ms"],
-                                     "p99": r["p99_ms"], "unit": "ms", "ops/s": r["ops_s"],
-                                     "target": f"p99 <= {TARGET_HTTP_P99_MS:.0f} ms",
-                                     "meets": "yes" if r["p99_ms"] <= TARGET_HTTP_P99_MS and not r["errors"] else "no"})
-                    if r["errors"]:
-                        sec.notes.append(f"http {op} x{clients}: {r['errors']} non-200 answers")
-                    log(f"  policy http {op} x{clients}: median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['ops_s']:,.0f}/s")
+                    warm, first = _http(server.url, key, op, customers, cfg.http_calls, clients)
+                    for label, r in ((f"{op} (first read)", first), (op, warm)):
+                        if r is None:
+                            continue
+                        sec.rows.append({"mode": "http", "op": label, "clients": clients, "median": r["median_ms"],
+                                         "p99": r["p99_ms"], "unit": "ms", "ops/s": r["ops_s"],
+                                         "target": f"p99 <= {TARGET_HTTP_P99_MS:.0f} ms",
+                                         "meets": "yes" if r["p99_ms"] <= TARGET_HTTP_P99_MS and not r["errors"] else "no"})
+                        if r["errors"]:
+                            sec.notes.append(f"http {label} x{clients}: {r['errors']} non-200 answers")
+                        log(f"  policy http {label} x{clients}: median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['ops_s']:,.0f}/s")
         finally:
             server.stop()
-    sec.notes.append("in-process: PolicyService on SQLite (threads share the GIL); http: client processes on the same cores.")
+    sec.notes.append("in-process: PolicyService on SQLite (threads share the GIL); http: client processes on the same cores. "
+                     "http check: each client checks its customers three times; 'first read' is the first pass (each "
+                     "customer's first check after the server started reads the database), 'check' the third (a second "
+                     "pass warms the other worker's cache). allow always runs its transaction (commit + fsync).")
     return sec
