@@ -57,14 +57,13 @@ class Invoice:
 
 
 _DECIMAL_COLUMNS = ("quantity", "free_units", "billable_units", "unit_price", "amount")
+_COLUMN_KEYS = frozenset(("kind", "description", "product_id", "meter_id", "period_start", "period_end", *_DECIMAL_COLUMNS))
 
 
 def _line_rows(invoice_id: str, draft: InvoiceDraft) -> list[dict]:
     rows = []
     for pos, ln in enumerate(draft.lines):
-        base = ln.to_dict()
-        detail = {k: v for k, v in base.items() if k not in (
-            "kind", "description", "product_id", "meter_id", "period_start", "period_end", *_DECIMAL_COLUMNS)}
+        detail = {k: v for k, v in ln.detail.items() if k not in _COLUMN_KEYS}  # what to_dict() adds to the columns
         rows.append(dict(
             invoice_id=invoice_id, position=pos, kind=ln.kind, description=ln.description, product_id=ln.product_id,
             meter_id=ln.meter_id, start_at=to_us(ln.start), end_at=to_us(ln.end), quantity=ln.quantity,
