@@ -67,3 +67,24 @@ def test_close_then_reuse_reopens(tmp_path):
         assert _probe(lock.path) == "held"
     assert _probe(lock.path) == "free"
     lock.close()
+
+
+def test_a_forked_child_queues_behind_its_parent(tmp_path):
+    """A child forked while its parent's thread had a descriptor must not share the parent's lock."""
+    import os
+
+    lock = WriterLock(str(tmp_path / "f.db"))
+    with lock.held():
+        pid = os.fork()
+        if pid == 0:  # child: the parent holds the lock, so a non-blocking attempt must fail
+            code = 1
+            try:
+                fd = lock._fd()
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    lock.close()

@@ -32,12 +32,13 @@ class WriterLock:
 
     def _fd(self) -> int | None:
         local = self._local
-        if getattr(local, "generation", None) != self._generation:
+        # a forked child inherits the forking thread's descriptor, and with it the parent's lock: reopen
+        if getattr(local, "generation", None) != (self._generation, os.getpid()):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             except OSError:  # read-only directory and the like: SQLite's own busy handler still serialises
                 fd = None
-            local.fd, local.depth, local.generation = fd, 0, self._generation
+            local.fd, local.depth, local.generation = fd, 0, (self._generation, os.getpid())
             if fd is not None:
                 with self._fds_lock:
                     self._fds.append(fd)
