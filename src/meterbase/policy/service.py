@@ -12,6 +12,8 @@ answers ``ensure_customer`` / ``set_plan`` / ``check`` / ``allow`` / ``remaining
   UPDATE`` on PostgreSQL), decide, add what was consumed, record a usage event through the ordinary
   ingest path (so meters, the dashboard and invoices count the same numbers), queue webhooks in the
   outbox, and record the decision under the idempotency key. In-process handlers run after commit.
+  On SQLite, concurrent ``allow()`` calls of one process share that transaction's commit
+  (``Store.batched_write``): each is decided in turn, in its own savepoint, after the ones before it.
 * **The policy document** is stored per environment (versioned). Pass a :class:`Policy` to pin one in
   memory, a YAML/JSON text to publish it (a no-op when it is already active), or nothing to follow the
   environment's active document (picked up again whenever another process replaces it).
@@ -617,8 +619,8 @@ class PolicyService:
             _require_id(idempotency_key, "idempotency_key")
         amount_text = _amount_text(amount)
         now = self.now_us()
-        fired: list[PolicyEvent] = []
-        with self._cache.writing(self.environment) as tx:
+
+        def decide(tx) -> tuple[Outcome, list[PolicyEvent]]:
             conn = tx.conn
             if idempotency_key is not None:
                 earlier = repo.claim_allow(conn, self.environment, idempotency_key, customer_id, entitlement, amount_text, now)
@@ -630,10 +632,11 @@ class PolicyService:
                         )
                     if earlier.decision is None:  # defensive: claims commit together with their decision
                         raise Conflict("a decision for this idempotency_key is still in progress", "idempotency_key")
-                    return Outcome.from_dict(orjson.loads(earlier.decision), replayed=True)
+                    return Outcome.from_dict(orjson.loads(earlier.decision), replayed=True), []
             _require_id(customer_id, "customer_id")
             _require_id(entitlement, "entitlement")
             _, r = self._load(conn, customer_id, entitlement, now)
+            fired: list[PolicyEvent] = []
             if r.period is None:  # not in plan, or a boolean entitlement: nothing to count
                 outcome = self._outcome(r, entitlement, engine.allow(r.entitlement, ZERO, amount, customer_id=customer_id))
             else:
@@ -642,6 +645,10 @@ class PolicyService:
                     tx.changed(customer_id)
             if idempotency_key is not None:
                 repo.finish_allow(conn, self.environment, idempotency_key, orjson.dumps(outcome.to_dict()).decode())
+            return outcome, fired
+
+        # concurrent allow() calls share one commit on SQLite, each decided in turn in its own savepoint
+        outcome, fired = self._cache.run_write(self.environment, decide)
         self._fire(fired)
         return outcome
 

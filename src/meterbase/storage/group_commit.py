@@ -1,12 +1,12 @@
-"""Group commit: one writer thread per process turns concurrent ingest requests into few transactions.
+"""Group commit: one writer thread turns concurrent write requests into few transactions.
 
-Request threads validate their batch, hand it over and wait. The writer takes every batch waiting
-(up to ``max_events``), stores them in ONE transaction in arrival order and commits once, then
-wakes each request with its own result: an acknowledgement still means "durably committed", but
-the commit (an fsync on SQLite) and the write lock are paid once per group instead of per request,
-and requests queue fairly instead of sleeping in SQLite's busy handler.
+Request threads hand over their item (an ingest batch, a policy decision …) and wait. The writer
+takes every item waiting (up to ``max_size``, measured by ``size``), runs ``write_group`` over them
+in ONE transaction in arrival order and commits once, then wakes each request with its own result:
+an answer still means "durably committed", but the commit (an fsync on SQLite) and the write lock
+are paid once per group instead of per request.
 
-If a group's transaction fails, its batches are retried one transaction each, so one failing batch
+If a group's transaction fails, its items are retried one transaction each, so one failing item
 cannot fail the others.
 """
 
@@ -15,27 +15,25 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Callable
-
-from ..events.model import Event
-from .events_repo import IngestResult
+from typing import Any, Callable
 
 _STOP = object()
 
 
 class GroupCommitter:
-    def __init__(self, write_group: Callable[[list[tuple[str, list[Event]]]], list[IngestResult]],
-                 max_events: int = 10_000):
+    def __init__(self, write_group: Callable[[list[Any]], list[Any]], max_size: int = 10_000,
+                 size: Callable[[Any], int] = lambda item: 1, name: str = "meterbase-group-commit"):
         self._write_group = write_group
-        self._max_events = max_events
+        self._max_size = max_size
+        self._size = size
         self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="meterbase-group-commit", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, environment: str, batch: list[Event]) -> IngestResult:
-        """Store ``batch``; returns after the transaction holding it has committed."""
+    def submit(self, item: Any) -> Any:
+        """Write ``item``; returns its result after the transaction holding it has committed."""
         fut: Future = Future()
-        self._queue.put((environment, batch, fut))
+        self._queue.put((item, fut))
         return fut.result()
 
     def close(self) -> None:
@@ -43,8 +41,8 @@ class GroupCommitter:
         self._thread.join(timeout=30)
 
     def _take_group(self, first) -> list:
-        group, size = [first], len(first[1])
-        while size < self._max_events:
+        group, size = [first], self._size(first[0])
+        while size < self._max_size:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -53,7 +51,7 @@ class GroupCommitter:
                 self._queue.put(_STOP)
                 break
             group.append(item)
-            size += len(item[1])
+            size += self._size(item[0])
         return group
 
     def _run(self) -> None:
@@ -63,13 +61,13 @@ class GroupCommitter:
                 return
             group = self._take_group(first)
             try:
-                results = self._write_group([(env, batch) for env, batch, _ in group])
-            except Exception:  # noqa: BLE001 - isolate the failing batch: one transaction each
-                for env, batch, fut in group:
+                results = self._write_group([item for item, _ in group])
+            except Exception:  # noqa: BLE001 - isolate the failing item: one transaction each
+                for item, fut in group:
                     try:
-                        fut.set_result(self._write_group([(env, batch)])[0])
+                        fut.set_result(self._write_group([item])[0])
                     except Exception as exc:  # noqa: BLE001
                         fut.set_exception(exc)
                 continue
-            for (_, _, fut), result in zip(group, results):
+            for (_, fut), result in zip(group, results):
                 fut.set_result(result)

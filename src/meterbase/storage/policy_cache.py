@@ -197,6 +197,22 @@ class PolicyCache:
             for customer_id in changes.keys:
                 self.invalidate(environment, customer_id)
 
+    def run_write(self, environment: str, fn: Callable[["Changes"], Any]) -> Any:
+        """Like :meth:`writing`, for a body given as ``fn(changes)`` and run by ``Store.batched_write``
+        (on SQLite, concurrent calls share one transaction, each in its own savepoint)."""
+        changes = Changes(self, environment)
+
+        def body(conn) -> Any:
+            changes.conn = conn
+            changes.keys.clear()  # a retried transaction starts over
+            return fn(changes)
+
+        try:
+            return self._store.batched_write(body)
+        finally:  # as in writing(): forgetting is always safe
+            for customer_id in changes.keys:
+                self.invalidate(environment, customer_id)
+
     def _on_notify(self, payload: str) -> None:
         try:
             sender, environment, customer_id = orjson.loads(payload)

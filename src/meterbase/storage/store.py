@@ -6,8 +6,9 @@ values into rows. Every method takes the environment (``test_mode``/``live_mode`
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager, nullcontext
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -21,6 +22,8 @@ from .engine import is_sqlite, make_engines
 from .group_commit import GroupCommitter
 from .retry import retry_transaction
 from .writer_lock import WriterLock
+
+T = TypeVar("T")
 
 
 def ingest_events_in(conn: Connection, environment: str, batch: list[Event], now: int) -> events_repo.IngestResult:
@@ -43,6 +46,7 @@ class Store:
         self.url = str(self.write_engine.url)
         self.clock = clock
         self._committer: GroupCommitter | None = None
+        self._decisions: tuple[int, GroupCommitter] | None = None  # (pid, committer) of batched_write
         db = self.write_engine.url.database
         self._writer_lock = WriterLock(db) if is_sqlite(self.url) and db and db != ":memory:" else None
 
@@ -89,6 +93,9 @@ class Store:
         if self._committer is not None:
             self._committer.close()
             self._committer = None
+        if self._decisions is not None and self._decisions[0] == os.getpid():
+            self._decisions[1].close()
+        self._decisions = None
         self.write_engine.dispose()
         if self._writer_lock is not None:
             self._writer_lock.close()
@@ -102,7 +109,7 @@ class Store:
 
     def ingest_events(self, environment: str, batch: list[Event]) -> events_repo.IngestResult:
         if self._committer is not None:
-            return self._committer.submit(environment, batch)
+            return self._committer.submit((environment, batch))
         return self._write_group([(environment, batch)])[0]
 
     def _write_group(self, batches: list[tuple[str, list[Event]]]) -> list[events_repo.IngestResult]:
@@ -115,10 +122,50 @@ class Store:
 
         return retry_transaction(attempt)
 
+    def batched_write(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(conn)`` in a write transaction that, on SQLite, concurrent callers share.
+
+        Small read-modify-write transactions (a policy ``allow``) are each a commit, an fsync, and on
+        SQLite a turn at the one write lock. Here concurrent calls queue for one writer thread that runs
+        them one after another in ONE transaction, each inside its own savepoint: they see each
+        other's writes in order (a limit check after another call's consumption sees it), an exception
+        rolls back only its own call and is raised to its caller, and everything returns after the
+        shared commit. On PostgreSQL, where row locks let such transactions run side by side, ``fn``
+        simply gets its own transaction.
+        """
+        if self._writer_lock is None:  # PostgreSQL, or in-memory SQLite
+            with self.write() as conn:
+                return fn(conn)
+        result = self._decision_committer().submit(fn)
+        if isinstance(result, _Raised):
+            raise result.exc
+        return result
+
+    def _decision_committer(self) -> GroupCommitter:
+        decisions = self._decisions
+        if decisions is None or decisions[0] != os.getpid():  # a forked child has no writer thread: its own
+            decisions = self._decisions = (os.getpid(), GroupCommitter(self._write_savepoints, 256,
+                                                                        name="meterbase-batched-write"))
+        return decisions[1]
+
+    def _write_savepoints(self, fns: list[Callable[[Connection], Any]]) -> list[Any]:
+        def attempt() -> list[Any]:
+            out: list[Any] = []
+            with self.write() as conn:
+                for fn in fns:
+                    try:
+                        with conn.begin_nested():
+                            out.append(fn(conn))
+                    except Exception as exc:  # noqa: BLE001 - this call's own failure, raised to its caller
+                        out.append(_Raised(exc))
+            return out
+
+        return retry_transaction(attempt)
+
     def enable_group_commit(self, max_events: int = 10_000) -> None:
         """Route ingest through one writer thread that commits concurrent batches together (servers)."""
         if self._committer is None:
-            self._committer = GroupCommitter(self._write_group, max_events)
+            self._committer = GroupCommitter(self._write_group, max_events, size=lambda item: len(item[1]))
 
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
@@ -197,6 +244,15 @@ class Store:
     def revoke_key(self, key_id: str) -> None:
         with self.write() as conn:
             keys_repo.revoke_key(conn, key_id, self.now())
+
+
+class _Raised:
+    """An exception a batched call raised, carried back to its own caller."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
 
 
 def open_store(url: str | None = None, clock: Clock = system_clock, migrate_schema: bool | None = None) -> Store:
