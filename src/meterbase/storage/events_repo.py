@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from ..events.model import Event
 from .schema import events as t
@@ -86,8 +86,12 @@ def _stored(conn, environment: str, seqs: list[int]) -> dict[str, int]:
     hence the membership test).
     """
     mine = set(seqs)
-    q = select(t.c.seq, t.c.event_id).where(t.c.seq >= seqs[0], t.c.seq <= seqs[-1], t.c.environment == environment)
-    return {event_id: seq for seq, event_id in conn.execute(q) if seq in mine}
+    rows = conn.execute(_BY_SEQ_RANGE, {"lo": seqs[0], "hi": seqs[-1], "env": environment})
+    return {event_id: seq for seq, event_id in rows if seq in mine}
+
+
+_BY_SEQ_RANGE = select(t.c.seq, t.c.event_id).where(t.c.seq >= bindparam("lo"), t.c.seq <= bindparam("hi"),
+                                                    t.c.environment == bindparam("env"))
 
 
 def row_to_dict(row) -> dict:

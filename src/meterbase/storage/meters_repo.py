@@ -6,7 +6,7 @@ Every change writes an audit entry (``storage.audit``) in the transaction that m
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..errors import NotFound
 from ..ids import new_id
@@ -74,13 +74,27 @@ def list_meters(conn, environment: str, archived: bool | None = False, limit: in
     return [_from_row(r) for r in conn.execute(q)]
 
 
+_FOR_EVENTS = select(t).where(t.c.environment == bindparam("env"), t.c.event_name.in_(bindparam("names", expanding=True)))
+_BY_ROW: dict[tuple, Meter] = {}  # a meter row's full content -> its Meter (filter compiled once)
+_BY_ROW_MAX = 4096
+
+
 def meters_for_events(conn, environment: str, event_names: set[str]) -> dict[str, list[Meter]]:
-    """Every meter (archived too: unarchiving must not lose usage) keyed by event name."""
+    """Every meter (archived too: unarchiving must not lose usage) keyed by event name.
+
+    On every ingest: the statement is built once, and Meter objects are reused while their row is
+    unchanged (keyed by the whole row, so any change to a meter makes a new one). Callers only read them.
+    """
     out: dict[str, list[Meter]] = {}
     if not event_names:
         return out
-    for row in conn.execute(select(t).where(t.c.environment == environment, t.c.event_name.in_(sorted(event_names)))):
-        m = _from_row(row)
+    for row in conn.execute(_FOR_EVENTS, {"env": environment, "names": sorted(event_names)}):
+        key = tuple(row)
+        m = _BY_ROW.get(key)
+        if m is None:
+            if len(_BY_ROW) >= _BY_ROW_MAX:
+                _BY_ROW.clear()
+            m = _BY_ROW[key] = _from_row(row)
         out.setdefault(m.event_name, []).append(m)
     return out
 

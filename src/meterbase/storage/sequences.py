@@ -12,6 +12,9 @@ from sqlalchemy import func, select, text
 from .schema import events
 
 
+_MAX_SEQ = select(func.coalesce(func.max(events.c.seq), 0))
+
+
 def allocate(conn, n: int) -> list[int]:
     """``n`` increasing, unused seq values (gaps are harmless)."""
     if n == 0:
@@ -22,5 +25,5 @@ def allocate(conn, n: int) -> list[int]:
         )
         return sorted(v for (v,) in rows)
     # SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so MAX(seq) cannot move under us
-    base = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+    base = conn.execute(_MAX_SEQ).scalar_one()
     return list(range(base + 1, base + n + 1))
