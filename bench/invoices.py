@@ -7,6 +7,7 @@ functions in large transactions; only the invoice run is timed. API-specific cod
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,7 +31,7 @@ class InvoiceConfig:
 
 def available() -> bool:
     try:
-        import meterbase.storage.billing_store  # noqa: F401
+        importlib.import_module("meterbase.storage.billing_store")
     except ImportError:
         return False
     return True

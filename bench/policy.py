@@ -6,6 +6,7 @@ Everything that depends on the service's exact API lives in the small ``_adapter
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import threading
 import time
@@ -61,7 +62,7 @@ class PolicyConfig:
 
 def available() -> bool:
     try:
-        import meterbase.policy.service  # noqa: F401
+        importlib.import_module("meterbase.policy.service")
     except ImportError:
         return False
     return True
