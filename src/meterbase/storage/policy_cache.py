@@ -185,33 +185,34 @@ class PolicyCache:
         self.invalidate()
 
     @contextmanager
+    def _tracking(self, environment: str) -> Iterator["Changes"]:
+        """Collect what a write changes; forget it here once the write has ended — also after a failed
+        commit: whether it landed is unknown, and forgetting is always safe."""
+        changes = Changes(self, environment)
+        try:
+            yield changes
+        finally:
+            for customer_id in changes.keys:
+                self.invalidate(environment, customer_id)
+
+    @contextmanager
     def writing(self, environment: str) -> Iterator["Changes"]:
         """``store.write()`` for policy state: what the block reports with :meth:`Changes.changed` is
         announced to other processes in the transaction and invalidated here once it has ended."""
-        changes = Changes(self, environment)
-        try:
-            with self._store.write() as conn:
-                changes.conn = conn
-                yield changes
-        finally:  # also after a failed commit: whether it landed is unknown, forgetting is always safe
-            for customer_id in changes.keys:
-                self.invalidate(environment, customer_id)
+        with self._tracking(environment) as changes, self._store.write() as conn:
+            changes.conn = conn
+            yield changes
 
     def run_write(self, environment: str, fn: Callable[["Changes"], Any]) -> Any:
         """Like :meth:`writing`, for a body given as ``fn(changes)`` and run by ``Store.batched_write``
         (on SQLite, concurrent calls share one transaction, each in its own savepoint)."""
-        changes = Changes(self, environment)
+        with self._tracking(environment) as changes:
+            def body(conn) -> Any:
+                changes.conn = conn
+                changes.keys.clear()  # a retried transaction starts over
+                return fn(changes)
 
-        def body(conn) -> Any:
-            changes.conn = conn
-            changes.keys.clear()  # a retried transaction starts over
-            return fn(changes)
-
-        try:
             return self._store.batched_write(body)
-        finally:  # as in writing(): forgetting is always safe
-            for customer_id in changes.keys:
-                self.invalidate(environment, customer_id)
 
     def _on_notify(self, payload: str) -> None:
         try:
