@@ -66,8 +66,8 @@ def test_batched_writes_share_a_transaction_and_fail_alone(store):
     with store.write() as conn:
         conn.execute(text("CREATE TABLE t_batched (k INTEGER PRIMARY KEY, seen INTEGER)"))
     groups = []
-    if store._writer_lock is not None:
-        committer = store._decision_committer()
+    if store._decisions is not None:
+        committer = store._decisions
         real = committer._write_group
 
         def spy(fns):
@@ -96,6 +96,29 @@ def test_batched_writes_share_a_transaction_and_fail_alone(store):
     with store.read() as conn:
         rows = dict(conn.execute(text("SELECT k, seen FROM t_batched")).all())
     assert sorted(rows) == [k for k in range(1, 61) if k % 5]  # failed calls left nothing
-    if store._writer_lock is not None:  # SQLite: one writer, so the calls ran one after another
+    if store._decisions is not None:  # SQLite: one writer, so the calls ran one after another
         assert sorted(rows.values()) == list(range(48))  # each call saw exactly the committed calls before it
         assert sum(groups) == 60 and max(groups) > 1  # some calls really shared a transaction
+
+
+def test_a_committer_serves_again_after_close_and_in_a_forked_child():
+    """The writer thread starts on first use, restarts after close(), and a forked child (which
+    inherits the committer but not its thread) gets its own instead of waiting forever."""
+    import os
+
+    from meterbase.storage.group_commit import GroupCommitter
+
+    c = GroupCommitter(lambda items: [item * 2 for item in items])
+    assert c.submit(21) == 42
+    c.close()
+    assert c.submit(4) == 8
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if c.submit(5) == 10 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    c.close()

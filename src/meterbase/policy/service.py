@@ -21,7 +21,8 @@ answers ``ensure_customer`` / ``set_plan`` / ``check`` / ``allow`` / ``remaining
   answer from the Store's :class:`~meterbase.storage.policy_cache.PolicyCache` while it is provably
   fresh (exact on SQLite, bounded by notification delivery on PostgreSQL; see that module), else with
   one read query that refills it; a repeated ``check`` returns its memoised :class:`Outcome`. Every
-  write here runs in ``PolicyCache.writing`` so other processes and this one forget what changed.
+  write here runs in ``PolicyCache.writing`` (``allow``: ``PolicyCache.run_write``) so other processes
+  and this one forget what changed.
   ``allow`` never trusts the cache: it reads and locks in its own transaction.
 
 The usage event of an ``allow`` that consumed something: ``event_name`` = the credit's name, metadata

@@ -8,10 +8,14 @@ are paid once per group instead of per request.
 
 If a group's transaction fails, its items are retried one transaction each, so one failing item
 cannot fail the others.
+
+The writer thread starts on the first ``submit`` (an unused committer costs nothing), and again in a
+forked child, which inherits the committer but not its thread.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from concurrent.futures import Future
@@ -26,19 +30,34 @@ class GroupCommitter:
         self._write_group = write_group
         self._max_size = max_size
         self._size = size
+        self._name = name
+        self._start_lock = threading.Lock()
+        self._pid: int | None = None  # the process whose writer thread serves self._queue
         self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    def _started(self) -> None:
+        if self._pid != os.getpid():
+            with self._start_lock:
+                if self._pid != os.getpid():
+                    self._queue = queue.Queue()
+                    self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                    self._thread.start()
+                    self._pid = os.getpid()
 
     def submit(self, item: Any) -> Any:
         """Write ``item``; returns its result after the transaction holding it has committed."""
+        self._started()
         fut: Future = Future()
         self._queue.put((item, fut))
         return fut.result()
 
     def close(self) -> None:
+        if self._pid != os.getpid() or self._thread is None:  # never started here (or a forked copy)
+            return
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+        self._pid = self._thread = None  # a later submit starts a new writer
 
     def _take_group(self, first) -> list:
         group, size = [first], self._size(first[0])

@@ -6,7 +6,6 @@ values into rows. Every method takes the environment (``test_mode``/``live_mode`
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -46,9 +45,11 @@ class Store:
         self.url = str(self.write_engine.url)
         self.clock = clock
         self._committer: GroupCommitter | None = None
-        self._decisions: tuple[int, GroupCommitter] | None = None  # (pid, committer) of batched_write
         db = self.write_engine.url.database
         self._writer_lock = WriterLock(db) if is_sqlite(self.url) and db and db != ":memory:" else None
+        # batched_write's writer (file SQLite only; its thread starts on first use)
+        self._decisions = GroupCommitter(self._write_savepoints, 256, name="meterbase-batched-write") \
+            if self._writer_lock is not None else None
 
     # -- plumbing -----------------------------------------------------------------------------
     def init_schema(self, migrate_schema: bool | None = None) -> None:
@@ -93,9 +94,8 @@ class Store:
         if self._committer is not None:
             self._committer.close()
             self._committer = None
-        if self._decisions is not None and self._decisions[0] == os.getpid():
-            self._decisions[1].close()
-        self._decisions = None
+        if self._decisions is not None:
+            self._decisions.close()
         self.write_engine.dispose()
         if self._writer_lock is not None:
             self._writer_lock.close()
@@ -133,20 +133,13 @@ class Store:
         shared commit. On PostgreSQL, where row locks let such transactions run side by side, ``fn``
         simply gets its own transaction.
         """
-        if self._writer_lock is None:  # PostgreSQL, or in-memory SQLite
+        if self._decisions is None:  # PostgreSQL, or in-memory SQLite
             with self.write() as conn:
                 return fn(conn)
-        result = self._decision_committer().submit(fn)
+        result = self._decisions.submit(fn)
         if isinstance(result, _Raised):
             raise result.exc
         return result
-
-    def _decision_committer(self) -> GroupCommitter:
-        decisions = self._decisions
-        if decisions is None or decisions[0] != os.getpid():  # a forked child has no writer thread: its own
-            decisions = self._decisions = (os.getpid(), GroupCommitter(self._write_savepoints, 256,
-                                                                        name="meterbase-batched-write"))
-        return decisions[1]
 
     def _write_savepoints(self, fns: list[Callable[[Connection], Any]]) -> list[Any]:
         def attempt() -> list[Any]:
