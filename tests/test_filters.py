@@ -318,3 +318,104 @@ def test_invalid_filter_in_meter_spec_reports_filter_path(store):
         )
     assert exc.value.field == "filter.clauses[0].value"
     assert store.list_meters("test_mode") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds, as numbers (issue 19: the limits a meter definition may reach, not just "the constant")
+# ---------------------------------------------------------------------------------------------
+def test_nesting_limit_is_five_levels():
+    assert parse_filter(_deep(5)) is not None
+    with pytest.raises(ValidationError) as exc:
+        parse_filter(_deep(6))
+    assert "5 levels" in exc.value.message
+
+
+def test_clause_limit_is_one_hundred_per_group():
+    assert len(parse_filter({"clauses": [cond("k", "equals", i) for i in range(100)]})["clauses"]) == 100
+    with pytest.raises(ValidationError) as exc:
+        parse_filter({"clauses": [cond("k", "equals", i) for i in range(101)]})
+    assert (exc.value.field, "at most 100 clauses" in exc.value.message) == ("filter.clauses", True)
+
+
+def test_whole_tree_holds_at_most_two_hundred_clauses():
+    half = {"conjunction": "or", "clauses": [cond("k", "equals", i) for i in range(99)]}
+    assert parse_filter({"clauses": [half, half]}) is not None  # 2 groups + 198 conditions = 200
+    with pytest.raises(ValidationError) as exc:
+        parse_filter({"clauses": [half, half, cond("k", "exists")]})  # 201
+    assert "at most 200 clauses in all" in exc.value.message
+
+
+def test_in_lists_hold_at_most_one_thousand_values():
+    assert parse_filter({"clauses": [cond("k", "in", list(range(1000)))]}) is not None
+    with pytest.raises(ValidationError) as exc:
+        parse_filter({"clauses": [cond("k", "equals", 1), cond("k", "not_in", list(range(20_000)))]})
+    assert exc.value.field == "filter.clauses[1].value"
+    assert "at most 1000 values; got 20000" in exc.value.message
+    six = [cond(f"k{i}", "in", list(range(1000))) for i in range(5)] + [cond("j", "in", [1])]
+    with pytest.raises(ValidationError) as exc:  # 5001 values over the tree
+        parse_filter({"clauses": six})
+    assert (exc.value.field, "at most 5000" in exc.value.message) == ("filter.clauses[5].value", True)
+
+
+@pytest.mark.parametrize(("clause", "field", "bound"), [
+    (cond("k" * 129, "equals", 1), "filter.clauses[0].key", "128"),
+    (cond("k", "equals", "x" * 4097), "filter.clauses[0].value", "4096"),
+    (cond("k", "in", ["a", "x" * 4097]), "filter.clauses[0].value[1]", "4096"),
+])
+def test_keys_and_values_are_bounded_like_event_metadata(clause, field, bound):
+    with pytest.raises(ValidationError) as exc:
+        parse_filter({"clauses": [clause]})
+    assert exc.value.field == field and bound in exc.value.message
+    assert parse_filter({"clauses": [cond("k" * 128, "equals", "x" * 4096)]}) is not None
+
+
+def test_nested_group_without_conjunction_is_and():
+    f = parse_filter({"conjunction": "or", "clauses": [{"clauses": [cond("a", "equals", 1), cond("b", "equals", 1)]}]})
+    assert f["clauses"][0]["conjunction"] == "and"
+    p = compile_filter(f)
+    assert (p({"a": 1, "b": 1}), p({"a": 1, "b": 2}), p({"a": 2, "b": 1})) == (True, False, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# `in` / `not_in` as hash sets: the same answers as comparing against every option
+# ---------------------------------------------------------------------------------------------
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from meterbase.events.values import parse_number, to_text  # noqa: E402
+
+
+def _equal_by_definition(a, b) -> bool:
+    """The README's rule, literally: numeric when both sides are numbers, textual otherwise."""
+    da, db = parse_number(a), parse_number(b)
+    if da is not None and db is not None:
+        return da == db
+    return to_text(a) == to_text(b)
+
+
+_scalar = st.one_of(
+    st.sampled_from(["1", "1.0", "01", " 1 ", "1e0", "1E+0", "+1", "-0", "0", "0.0", "1e40", "1E40", "1e-40",
+                     "true", "True", "false", "abc", "", "NaN", "Infinity", "1,0", "2", "2.50", "2.5"]),
+    st.integers(-3, 3), st.sampled_from([2**63 - 1, 10**40]), st.booleans(),
+    st.sampled_from([0.0, 1.0, 2.5, 0.1, 1e40, -0.0, 1e-7]),
+    st.text(alphabet="12.e-+ a", max_size=5),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(options=st.lists(_scalar, min_size=1, max_size=12), values=st.lists(_scalar, min_size=1, max_size=12))
+def test_in_and_not_in_agree_with_pairwise_equality(options, values):
+    is_in = compile_filter(parse_filter({"clauses": [cond("k", "in", options)]}))
+    not_in = compile_filter(parse_filter({"clauses": [cond("k", "not_in", options)]}))
+    for v in values:
+        expected = any(_equal_by_definition(v, o) for o in options)
+        assert is_in({"k": v}) is expected, (v, options)
+        assert not_in({"k": v}) is (not expected), (v, options)
+        assert check(cond("k", "equals", options[0]), {"k": v}) is _equal_by_definition(v, options[0])
+
+
+def test_numbers_beyond_the_meter_range_still_compare_as_numbers():
+    assert check(cond("k", "equals", "1e40"), {"k": "1E+40"}) is True
+    assert check(cond("k", "greater_than", "1e40"), {"k": 10**41}) is True
+    assert check(cond("k", "in", ["5", "x"]), {"k": Decimal("5.000")}) is True

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal as D
+from decimal import ROUND_HALF_UP, Context, Decimal as D, localcontext
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -202,11 +202,17 @@ def ref_aggregate(agg: str, key: str, rows: list[tuple[int, int, dict]]) -> dict
         out["value"] = max(values)
     elif agg == "min":
         out["value"] = min(values)
-    elif agg == "avg":
-        out["value"] = total / len(values)
+    elif agg == "avg":  # the documented rule: the exact quotient, half-up to 30 decimal places
+        out["value"] = ref_avg(total, len(values))
     elif agg == "last":
         out["value"] = max(nums, key=lambda r: (r[0], r[1]))[2]
     return out
+
+
+def ref_avg(total: D, n: int) -> D:
+    """Half-up to 30 places, computed another way than production (a 200-digit quotient, quantized)."""
+    with localcontext(Context(prec=200)):
+        return (total / n).quantize(D(1).scaleb(-30), rounding=ROUND_HALF_UP)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,7 +475,7 @@ def test_non_numeric_values_are_rejected_not_crashed(store, when):
         "sum": (D("7.6"), 5),
         "max": (D(5), 5),
         "min": (D("0.1"), 5),
-        "avg": (D("7.6") / 3, 5),
+        "avg": (D("2.533333333333333333333333333333"), 5),  # 7.6 / 3, half-up to 30 places
         "last": (D("0.1"), 5),
         # distinct texts: "5", "abc", "true", "2.5", "", "0.1", "false"; only {} is missing
         "unique_count": (D(7), 1),

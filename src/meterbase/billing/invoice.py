@@ -21,7 +21,8 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from ..errors import ValidationError
-from ..pricing import Flat, Money, price_line, proration
+from ..exact import EXACT, exact_sum
+from ..pricing import Flat, Money, UnbillableQuantity, billable_quantity, price_line, proration
 from ..pricing.decimals import text
 from ..timeutil import iso
 from .periods import Period
@@ -75,7 +76,7 @@ class InvoiceDraft:
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Money(ZERO, self.currency).amount)
+        return exact_sum((line.amount for line in self.lines), Money(ZERO, self.currency).amount)
 
     @property
     def total(self) -> Decimal:
@@ -88,7 +89,7 @@ class InvoiceDraft:
         }
 
     def meter_quantity(self, meter_id: str) -> Decimal:
-        return sum((ln.quantity for ln in self.lines if ln.meter_id == meter_id), ZERO)
+        return exact_sum(ln.quantity for ln in self.lines if ln.meter_id == meter_id)
 
 
 def fixed_share(fee: Money, period: Period, start: datetime, end: datetime) -> Money:
@@ -127,7 +128,7 @@ def assemble(period: Period, segments: list[Segment], quantities: Mapping[Window
     for seg in segments:
         plan = seg.plan
         if plan.fixed_fee.amount:
-            fee = Money(plan.fixed_fee.amount * seg.quantity, currency)
+            fee = Money(EXACT.multiply(plan.fixed_fee.amount, Decimal(seg.quantity)), currency)
             share = fixed_share(fee, period, seg.start, seg.end)
             whole = (seg.start, seg.end) == (period.nominal_start, period.nominal_end)
             lines.append(InvoiceLine(
@@ -137,13 +138,16 @@ def assemble(period: Period, segments: list[Segment], quantities: Mapping[Window
                 detail={"model": "fixed", "full_amount": text(fee.amount)},
             ))
         for usage in plan.usage:
-            qty = quantities.get((usage.meter_id, seg.start, seg.end), ZERO) or ZERO
+            try:  # the billable quantity rule (pricing.quantity): rounds nothing an in-range meter holds
+                qty = billable_quantity(quantities.get((usage.meter_id, seg.start, seg.end)))
+            except UnbillableQuantity as exc:
+                raise exc.for_meter(usage.meter_id) from exc
             price = usage.price
             used = free_used.get(usage.meter_id, ZERO)
             if used and not isinstance(price, Flat):
                 price = replace(price, free_threshold=max(ZERO, price.free_threshold - used))
             priced = price_line(qty, price, currency)
-            free_used[usage.meter_id] = used + priced.free_units
+            free_used[usage.meter_id] = EXACT.add(used, priced.free_units)
             detail = {k: v for k, v in priced.to_dict().items()
                       if k not in ("quantity", "free_units", "billable_units", "unit_price", "amount", "currency")}
             lines.append(InvoiceLine(

@@ -7,15 +7,13 @@ merge associatively, which is what lets hour/day rollups stand in for raw events
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from ..events.values import to_decimal, to_text
-from ..exact import EXACT
+from ..exact import EXACT, quotient
 from .model import Meter
 
 ZERO = Decimal(0)
-#: An average is the one inexact meter value: 28 significant digits, banker's rounding (Python's default).
-AVG_CONTEXT = Context(prec=28)
 
 
 @dataclass(slots=True)
@@ -96,8 +94,8 @@ class Partial:
             return self.min
         if aggregation == "last":
             return self.last_value
-        if aggregation == "avg":
-            return AVG_CONTEXT.divide(self.sum, self.n)
+        if aggregation == "avg":  # the one inexact meter value: exact.quotient's rule (half-up, 30 places)
+            return quotient(self.sum, self.n)
         raise ValueError(f"unknown aggregation {aggregation!r}")
 
 

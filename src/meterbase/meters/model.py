@@ -1,4 +1,11 @@
-"""Meter definitions: what a meter aggregates, over which property, with which filter."""
+"""Meter definitions: what a meter aggregates, over which property, with which filter.
+
+Every string and list of a definition is bounded, and a value past its bound is a ``ValidationError``
+naming the field and the bound: ``name`` and ``event_name`` ≤ 255 characters (an event name longer
+than the events' own limit could never match), ``description`` ≤ ``MAX_DESCRIPTION_LEN``,
+``measurement_unit`` ≤ ``MAX_UNIT_LEN``, ``aggregation.key`` ≤ the metadata key limit, and the filter
+within ``filters``' bounds (depth, clauses, ``in`` lists, keys and values).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
+from ..events.model import MAX_ID_LEN, MAX_KEY_LEN
 from ..events.validate import check_text_tree
 from .filters import Predicate, compile_filter, parse_filter
 
@@ -13,6 +21,8 @@ AGGREGATIONS = ("count", "sum", "max", "min", "avg", "last", "unique_count")
 #: Aggregations that read a numeric property (non-numeric values are rejected, not crashed on).
 NUMERIC_AGGREGATIONS = ("sum", "max", "min", "avg", "last")
 MAX_NAME_LEN = 255
+MAX_DESCRIPTION_LEN = 1000
+MAX_UNIT_LEN = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +96,26 @@ def parse_meter_spec(raw: Any) -> MeterSpec:
         key = key or None
     elif not isinstance(key, str) or not key:
         raise ValidationError(f"aggregation.key (the metadata property) is required for '{agg_type}'", "aggregation.key")
-    if key is not None and (not isinstance(key, str) or len(key) > MAX_NAME_LEN):
-        raise ValidationError(f"aggregation.key must be a string of at most {MAX_NAME_LEN} characters", "aggregation.key")
-    description = raw.get("description")
-    if description is not None and not isinstance(description, str):
-        raise ValidationError("description must be a string", "description")
+    if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_LEN):
+        raise ValidationError(f"aggregation.key must be a string of at most {MAX_KEY_LEN} characters "
+                              "(the longest metadata key an event may carry)", "aggregation.key")
     return MeterSpec(
         name=_text(raw, "name"),
-        event_name=_text(raw, "event_name"),
+        event_name=_text(raw, "event_name", max_len=MAX_ID_LEN),
         aggregation=agg_type,
         aggregation_key=key,
-        measurement_unit=_text(raw, "measurement_unit", required=False, max_len=64) or "units",
-        description=description,
+        measurement_unit=_text(raw, "measurement_unit", required=False, max_len=MAX_UNIT_LEN) or "units",
+        description=_description(raw.get("description")),
         filter=parse_filter(raw.get("filter")),
     )
+
+
+def _description(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("description must be a string or null", "description")
+    if value is not None and len(value) > MAX_DESCRIPTION_LEN:
+        raise ValidationError(f"description is longer than {MAX_DESCRIPTION_LEN} characters", "description")
+    return value
 
 
 def parse_meter_labels(changes: Any) -> dict:
@@ -114,10 +130,8 @@ def parse_meter_labels(changes: Any) -> dict:
     if changes.get("name") is not None:  # null (as Dodo's SDK may send) keeps the current value
         out["name"] = _text(changes, "name")
     if changes.get("measurement_unit") is not None:
-        out["measurement_unit"] = _text(changes, "measurement_unit", max_len=64)
+        out["measurement_unit"] = _text(changes, "measurement_unit", max_len=MAX_UNIT_LEN)
     if "description" in changes:
-        if changes["description"] is not None and not isinstance(changes["description"], str):
-            raise ValidationError("description must be a string or null", "description")
-        out["description"] = changes["description"]
+        out["description"] = _description(changes["description"])
     check_text_tree(out)
     return out

@@ -11,10 +11,11 @@ from .lines import Line, price_line, proration
 from .models import Breakdown, Flat, Package, PerUnit, PriceModel, TierCharge
 from .money import CURRENCIES, Money, currency_exponent, from_minor, round_amount, to_minor
 from .parse import MODELS, price_from_dict
+from .quantity import UnbillableQuantity, billable_quantity
 from .tiers import Graduated, Tier, Volume
 
 __all__ = [
     "CURRENCIES", "MODELS", "Breakdown", "Flat", "Graduated", "Line", "Money", "Package", "PerUnit",
-    "PriceModel", "Tier", "TierCharge", "Volume", "currency_exponent", "from_minor", "price_from_dict",
+    "PriceModel", "Tier", "TierCharge", "UnbillableQuantity", "Volume", "billable_quantity", "currency_exponent", "from_minor", "price_from_dict",
     "price_line", "proration", "round_amount", "to_minor",
 ]

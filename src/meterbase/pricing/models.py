@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import ValidationError
-from .decimals import exact, optional_decimal, text, to_decimal
+from .decimals import exact, optional_decimal, quantity as quantity_decimal, text, to_decimal
 
 ZERO = Decimal(0)
 T = TypeVar("T")
@@ -129,7 +129,7 @@ class PriceModel:
 
     def breakdown(self, quantity: Decimal | int | str) -> Breakdown:
         """Exact charge and breakdown for ``quantity`` (see the module docstring for the rules)."""
-        qty = to_decimal(quantity, "quantity")
+        qty = quantity_decimal(quantity)
         with exact():
             free = min(qty, self.free_threshold)
             billable = qty - free
