@@ -19,6 +19,12 @@ class Settings:
     #: may send at once. Generous by default (a 1000-event batch is one request); 0 disables the limit.
     rate_limit_rps: float = 1000.0
     rate_limit_burst: int = 2000
+    #: Seconds a request body may take to arrive whole (slow-loris bound; 408 past it).
+    body_read_timeout: float = 30.0
+    #: Failed authentications (a token that is not valid) per client address: a bucket of
+    #: ``auth_failure_burst`` refilled at ``auth_failure_rps``; past it, 429 before any key lookup.
+    auth_failure_rps: float = 1.0
+    auth_failure_burst: int = 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -28,4 +34,7 @@ class Settings:
             max_body_bytes=int(os.environ.get("MB_MAX_BODY_BYTES", cls.max_body_bytes)),
             rate_limit_rps=float(os.environ.get("MB_RATE_LIMIT_RPS", cls.rate_limit_rps)),
             rate_limit_burst=int(os.environ.get("MB_RATE_LIMIT_BURST", cls.rate_limit_burst)),
+            body_read_timeout=float(os.environ.get("MB_BODY_READ_TIMEOUT", cls.body_read_timeout)),
+            auth_failure_rps=float(os.environ.get("MB_AUTH_FAILURE_RPS", cls.auth_failure_rps)),
+            auth_failure_burst=int(os.environ.get("MB_AUTH_FAILURE_BURST", cls.auth_failure_burst)),
         )

@@ -10,7 +10,7 @@ from ..storage import Store, open_store
 from . import errors
 from ..dashboard.routes import router as dashboard_router
 from .auth import KeyCache
-from .guards import RejectNulInUrl
+from .guards import BodyLimit, RejectNulInUrl
 from .ratelimit import RateLimiter
 from .schemas import ERROR_RESPONSES
 from .routes import dodo, native, policy
@@ -32,8 +32,10 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.state.settings = settings
     app.state.key_cache = KeyCache()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+    app.state.auth_failures = RateLimiter(settings.auth_failure_rps, settings.auth_failure_burst)
     errors.install(app)
     app.add_middleware(RejectNulInUrl)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, read_timeout=settings.body_read_timeout)  # outermost
 
     @app.get("/healthz", tags=["ops"])
     def healthz():

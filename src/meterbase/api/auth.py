@@ -82,8 +82,14 @@ async def authenticate(request: Request) -> Principal:
     cache: KeyCache = request.app.state.key_cache
     p = cache.get(token)
     if p is None:
+        failures = getattr(request.app.state, "auth_failures", None)
+        address = request.client.host if request.client else "unknown"
+        if failures is not None:
+            failures.check_failures(address)  # an address that keeps failing is refused before any lookup
         p = await run_in_threadpool(_lookup, request.app.state.store, token)
         if p is None:
+            if failures is not None:
+                failures.acquire(address)
             raise Unauthorized("invalid, expired or revoked API key", "authorization")
         cache.put(token, p)
     limiter = getattr(request.app.state, "rate_limiter", None)

@@ -1,8 +1,13 @@
-"""Per-key rate limiting: an in-process token bucket for every API key and portal token.
+"""Rate limiting: in-process token buckets, per API key / portal token and per failing client address.
 
 Each key may send ``burst`` requests at once and ``rps`` per second sustained. Buckets live in the
 server process (with ``--workers N`` each worker keeps its own, so the effective limit is N times
 higher); a refused request gets ``429`` with ``Retry-After`` (whole seconds until a token is back).
+
+Failed authentications (a presented token that is not a valid key) are charged to the client's
+address in a second limiter (``MB_AUTH_FAILURE_BURST`` / ``MB_AUTH_FAILURE_RPS``): once its bucket is
+empty, that address gets ``429`` for tokens the server has not verified recently, before any lookup.
+Behind a reverse proxy the address is the proxy's unless uvicorn trusts its forwarded headers.
 """
 
 from __future__ import annotations
@@ -54,9 +59,25 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rps
 
-    def check(self, key: str) -> None:
-        wait = self.acquire(key)
+    def peek(self, key: str) -> float | None:
+        """Like :meth:`acquire` without taking a token: None when one is available."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rps)
+        return None if tokens >= 1.0 else (1.0 - tokens) / self.rps
+
+    def _refuse(self, wait: float | None, what: str) -> None:
         if wait is not None:
             retry_after = max(1, math.ceil(wait))
-            raise RateLimited(f"rate limit exceeded for this key ({self.rps:g} requests/s, burst {self.burst}); "
+            raise RateLimited(f"rate limit exceeded for {what} ({self.rps:g} requests/s, burst {self.burst}); "
                               f"retry after {retry_after} s", retry_after)
+
+    def check(self, key: str) -> None:
+        self._refuse(self.acquire(key), "this key")
+
+    def check_failures(self, address: str) -> None:
+        """Refuse (429) an address whose failed-authentication bucket is empty; takes nothing."""
+        self._refuse(self.peek(address), "failed authentications from this address")

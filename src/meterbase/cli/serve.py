@@ -1,4 +1,8 @@
-"""``meterbase serve``: run the HTTP API (and dashboard) with uvicorn."""
+"""``meterbase serve``: run the HTTP API (and dashboard) with uvicorn.
+
+Slow clients are bounded (``api.http_server``): headers within ``--header-timeout`` (``MB_HEADER_TIMEOUT``,
+10 s), idle kept-alive connections closed after 5 s, the body within ``MB_BODY_READ_TIMEOUT`` (30 s).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,19 @@ def serve(
     workers: int = typer.Option(1, help="uvicorn worker processes (SQLite serialises writers; see README)."),
     db: Optional[str] = typer.Option(None, help=DB_HELP),
     log_level: str = typer.Option("info"),
+    header_timeout: Optional[float] = typer.Option(
+        None, min=0.1, envvar="MB_HEADER_TIMEOUT", help="Seconds a client may take to send request headers (default 10)."),
 ):
     """Serve the API. The schema is created/upgraded first."""
     import uvicorn
 
+    from ..api.http_server import uvicorn_settings
+
     if db:
         os.environ["MB_DATABASE_URL"] = db
+    if header_timeout is not None:
+        os.environ["MB_HEADER_TIMEOUT"] = str(header_timeout)  # read by every worker's protocol
     get_store().close()  # applies the schema once, before workers start
     console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs)")
     uvicorn.run("meterbase.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+                log_level=log_level, access_log=False, **uvicorn_settings())
