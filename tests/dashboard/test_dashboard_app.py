@@ -82,8 +82,8 @@ def test_tampered_expired_and_revoked_sessions_are_refused(env):
     c.cookies.set(COOKIE, good, path="/ui")
     assert c.get("/ui").status_code == 200
     signer = Signer(SECRET.encode())
-    assert signer.loads(signer.dumps(SessionData({"test_mode": "k"}, "test_mode", 100)), now=99) is not None
-    assert signer.loads(signer.dumps(SessionData({"test_mode": "k"}, "test_mode", 100)), now=101) is None
+    assert signer.loads(signer.dumps(SessionData({"test_mode": "k"}, "test_mode", 100, "s" * 24)), now=99) is not None
+    assert signer.loads(signer.dumps(SessionData({"test_mode": "k"}, "test_mode", 100, "s" * 24)), now=101) is None
     assert Signer(b"other" * 8).loads(good) is None
     store.revoke_key(env["test_id"])  # revocation ends the session at once (ids are re-checked)
     assert c.get("/ui").status_code == 303

@@ -132,7 +132,7 @@ async def login(request: Request):
 def logout(request: Request):
     resp = RedirectResponse("/ui/login", status_code=303)
     if same_origin(request):
-        clear_session(resp)
+        clear_session(resp, request)  # revokes the session server-side
     return resp
 
 

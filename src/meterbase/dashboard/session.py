@@ -1,7 +1,9 @@
 """Dashboard sessions: log in with an API key, carry a signed HttpOnly cookie.
 
-The cookie holds only key *ids* (never tokens), the active mode and an expiry, signed with
-HMAC-SHA256. Every request re-reads the keys by id, so revoking a key ends its sessions at once.
+The cookie holds only key *ids* (never tokens), the active mode, an expiry and a random session id,
+signed with HMAC-SHA256. Every request re-reads the keys by id, so revoking a key ends its sessions at
+once; logging out records the session id as revoked in the database, so a copy of the cookie taken
+before the logout is refused too (by every worker, after a restart as well).
 The signing secret is ``MB_SECRET_KEY`` when set; otherwise a random secret kept in
 ``MB_SECRET_FILE`` (default ``var/secret_key``, created 0600 on first use, shared by workers);
 if that file cannot be written, a per-process secret (sessions then end on restart).
@@ -24,6 +26,7 @@ from fastapi import HTTPException, Request
 
 from ..errors import Unauthorized
 from ..storage import dashboard_queries as q
+from ..storage import ui_sessions_repo
 from ..storage.keys_repo import ENVIRONMENTS, ApiKey
 
 log = logging.getLogger("meterbase.dashboard")
@@ -75,6 +78,7 @@ class SessionData:
     keys: dict[str, str] = field(default_factory=dict)  # environment -> key id
     mode: str | None = None
     exp: int = 0
+    sid: str = ""  # random id of this login (kept across mode switches); listed as revoked at logout
 
 
 class Signer:
@@ -85,7 +89,7 @@ class Signer:
         return _b64(hmac.new(self._secret, _CONTEXT + payload.encode(), hashlib.sha256).digest())
 
     def dumps(self, data: SessionData) -> str:
-        payload = _b64(orjson.dumps({"keys": data.keys, "mode": data.mode, "exp": data.exp}))
+        payload = _b64(orjson.dumps({"keys": data.keys, "mode": data.mode, "exp": data.exp, "sid": data.sid}))
         return f"{payload}.{self._mac(payload)}"
 
     def loads(self, cookie: str | None, now: float | None = None) -> SessionData | None:
@@ -97,8 +101,10 @@ class Signer:
         try:
             raw = orjson.loads(_unb64(payload))
             keys = {str(k): str(v) for k, v in dict(raw["keys"]).items() if k in ENVIRONMENTS}
-            data = SessionData(keys=keys, mode=raw.get("mode"), exp=int(raw["exp"]))
+            data = SessionData(keys=keys, mode=raw.get("mode"), exp=int(raw["exp"]), sid=str(raw["sid"]))
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            return None
+        if len(data.sid) < 16:
             return None
         if data.exp < (time.time() if now is None else now):
             return None
@@ -111,6 +117,8 @@ class UiSession:
 
     keys: dict[str, ApiKey]
     mode: str
+    sid: str = ""
+    exp: int = 0
 
     @property
     def environment(self) -> str:
@@ -140,6 +148,8 @@ def read_session(request: Request) -> UiSession | None:
     store = request.app.state.store
     keys: dict[str, ApiKey] = {}
     with store.read() as conn:
+        if ui_sessions_repo.is_revoked(conn, data.sid):
+            return None
         for env, key_id in data.keys.items():
             key = q.active_key(conn, key_id)
             if key is not None and key.environment == env:
@@ -147,18 +157,27 @@ def read_session(request: Request) -> UiSession | None:
     if not keys:
         return None
     mode = data.mode if data.mode in keys else next(m for m in ENVIRONMENTS if m in keys)
-    return UiSession(keys=keys, mode=mode)
+    return UiSession(keys=keys, mode=mode, sid=data.sid, exp=data.exp)
 
 
 def set_session(response, request: Request, keys: dict[str, str], mode: str) -> None:
-    data = SessionData(keys=keys, mode=mode, exp=int(time.time()) + MAX_AGE)
+    """A new login (a fresh session id), or the current session changed (same id, new expiry)."""
+    current = read_session(request)  # a revoked session is not carried on
+    sid = current.sid if current is not None else secrets.token_urlsafe(18)
+    data = SessionData(keys=keys, mode=mode, exp=int(time.time()) + MAX_AGE, sid=sid)
     response.set_cookie(
         COOKIE, signer(request).dumps(data), max_age=MAX_AGE, path="/ui", httponly=True, samesite="lax",
         secure=request.url.scheme == "https",
     )
 
 
-def clear_session(response) -> None:
+def clear_session(response, request: Request | None = None) -> None:
+    """Log out: the session id is revoked server-side (copies of the cookie stop working) and the
+    browser's cookie is deleted."""
+    data = signer(request).loads(request.cookies.get(COOKIE)) if request is not None else None
+    if data is not None:
+        with request.app.state.store.write() as conn:
+            ui_sessions_repo.revoke(conn, data.sid, data.exp, int(time.time()))
     response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="lax")
 
 

@@ -76,7 +76,7 @@ def list_customers(conn, environment: str, limit: int, offset: int, email: str |
     if email:
         q = q.where(tc.c.email == email)
     if name:
-        q = q.where(tc.c.name.ilike(f"%{name}%"))
+        q = q.where(tc.c.name.icontains(name, autoescape=True))  # % and _ match themselves
     q = q.order_by(tc.c.created_at.desc(), tc.c.id).offset(offset).limit(limit)
     return [_customer(r) for r in conn.execute(q)]
 

@@ -34,14 +34,12 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
     """Insert new events; report replays. Runs inside the caller's write transaction."""
     result = IngestResult()
     first: dict[str, Event] = {}
+    repeats: list[Event] = []  # later copies of an id in this batch: judged against what ends up stored
     for ev in batch:
-        seen = first.get(ev.event_id)
-        if seen is None:
-            first[ev.event_id] = ev
-        elif seen.fingerprint == ev.fingerprint:
-            result.duplicates.append(ev.event_id)
+        if ev.event_id in first:
+            repeats.append(ev)
         else:
-            result.conflicts.append(ev.event_id)
+            first[ev.event_id] = ev
     if not first:
         return result
     seqs = sequences.allocate(conn, len(first))
@@ -74,6 +72,11 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
         )
         for eid in replayed:
             (result.duplicates if existing.get(eid) == first[eid].fingerprint else result.conflicts).append(eid)
+    else:
+        existing = {}
+    for ev in repeats:  # a copy is a duplicate of the stored event or a conflict with it, never both
+        stored = first[ev.event_id].fingerprint if ev.event_id in inserted else existing.get(ev.event_id)
+        (result.duplicates if stored == ev.fingerprint else result.conflicts).append(ev.event_id)
     return result
 
 
