@@ -63,7 +63,7 @@ def test_ingest_resumes_after_a_crash_without_double_counting(db, tmp_path, monk
     assert crashed.exit_code != 0
     checkpoint = tmp_path / "events.jsonl.mbprogress"
     assert checkpoint.exists()
-    first_batch_end = int(checkpoint.read_text())
+    first_batch_end = orjson.loads(checkpoint.read_bytes())["offset"]
     assert 0 < first_batch_end < path.stat().st_size
 
     monkeypatch.setattr(ingest_mod.StoreSink, "send", real_send)
