@@ -195,6 +195,8 @@ def test_in_batch_copies_of_a_conflicting_event_are_conflicts_only(api):
           "metadata": {"n": "1"}}
     assert api.post("/v1/events/ingest", json={"events": [ev]}).json()["ingested_count"] == 1
     other = {**ev, "metadata": {"n": "2"}}
+    r = api.post("/v1/events/ingest", json={"events": [other, other]}).json()
+    assert (r["conflicts"], r["duplicates"], r["ingested_count"]) == (["e1", "e1"], [], 0)  # not a duplicate too
     r = api.post("/v1/events/ingest", json={"events": [other, other, ev]}).json()
     assert (r["conflicts"], r["duplicates"], r["ingested_count"]) == (["e1", "e1"], ["e1"], 0)
     new = {**ev, "event_id": "e2"}
