@@ -43,8 +43,9 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rps > 0 and self.burst > 0
 
-    def acquire(self, key: str) -> float | None:
-        """Take one token; None when allowed, else the seconds until one is available."""
+    def acquire(self, key: str, take: bool = True) -> float | None:
+        """Take one token (with ``take=False`` only look); None when allowed, else the seconds until
+        one is available."""
         if not self.enabled:
             return None
         now = self.clock()
@@ -52,22 +53,14 @@ class RateLimiter:
             tokens, last = self._buckets.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.rps)
             if tokens >= 1.0:
-                if len(self._buckets) >= self._MAX_BUCKETS and key not in self._buckets:
-                    self._buckets.clear()  # bounded memory; forgetting full buckets is harmless
-                self._buckets[key] = (tokens - 1.0, now)
+                if take:
+                    if len(self._buckets) >= self._MAX_BUCKETS and key not in self._buckets:
+                        self._buckets.clear()  # bounded memory; forgetting full buckets is harmless
+                    self._buckets[key] = (tokens - 1.0, now)
                 return None
-            self._buckets[key] = (tokens, now)
+            if take:
+                self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rps
-
-    def peek(self, key: str) -> float | None:
-        """Like :meth:`acquire` without taking a token: None when one is available."""
-        if not self.enabled:
-            return None
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rps)
-        return None if tokens >= 1.0 else (1.0 - tokens) / self.rps
 
     def _refuse(self, wait: float | None, what: str) -> None:
         if wait is not None:
@@ -80,4 +73,4 @@ class RateLimiter:
 
     def check_failures(self, address: str) -> None:
         """Refuse (429) an address whose failed-authentication bucket is empty; takes nothing."""
-        self._refuse(self.peek(address), "failed authentications from this address")
+        self._refuse(self.acquire(address, take=False), "failed authentications from this address")
