@@ -65,6 +65,7 @@ def _assert_metered_once(sessions, policy, store, durations):
     events = gpu_events(store)
     assert len(events) == len(durations)  # one usage event per session, never two
     assert len({e["event_id"] for e in events}) == len(durations)
+    assert store.policy_cache.sync()  # the twin's commits reach this Store's cache (PostgreSQL: by notification)
     total = sum(policy.value(f"cus_{c}", "gpu_compute") for c in range(3))
     assert total == sum(durations)
 
@@ -97,6 +98,7 @@ def test_one_abandoned_session_two_reapers_repeatedly(sessions, policy, store, c
     finally:
         twin.store.close()
     assert len(gpu_events(store)) == 8
+    assert store.policy_cache.sync()  # the twin's commits reach this Store's cache (PostgreSQL: by notification)
     assert policy.value("cus_0", "gpu_compute") == Decimal(8 * 1801)
 
 
@@ -113,6 +115,7 @@ def test_stop_racing_the_reaper_meters_once(sessions, policy, store, clock):
     finally:
         twin.store.close()
     assert len(gpu_events(store)) == 8
+    assert store.policy_cache.sync()  # the twin's commits reach this Store's cache (PostgreSQL: by notification)
     assert policy.value("cus_0", "gpu_compute") == Decimal(8 * 1801)
 
 
