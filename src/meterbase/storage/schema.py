@@ -392,3 +392,4 @@ audit_log = Table(
     Column("details", Text, nullable=False),  # JSON object
     Index("ix_audit_log_env_seq", "environment", "seq"),
 )
+from . import schema_credits  # noqa: E402,F401  (credits tables, on this metadata)
