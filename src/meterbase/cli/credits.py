@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import orjson
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..credits.service import CreditService, settle_due
 from ..credits.views import entitlement_native
@@ -36,8 +36,6 @@ def _print_json(value: Any) -> None:
 
 
 def _id_column():
-    from rich.table import Column
-
     return Column("id", no_wrap=True, min_width=28)  # ids are copied into the next command: never cut
 
 
@@ -172,12 +170,12 @@ def ledger(entitlement_id: str, customer_id: str,
     rows = [r.to_dict() for r in found]
     if as_json:
         return _print_json(rows)
-    table = Table("when", "type", "amount", "balance", "overage", "reason")
+    table = Table(Column("when", no_wrap=True), Column("type", no_wrap=True), "amount", "balance after",
+                  "overage after", "reason")
     for d in rows:
         sign = "+" if d["is_credit"] else "-"
-        table.add_row(d["created_at"], d["transaction_type"], sign + d["amount"],
-                      f"{d['balance_before']} -> {d['balance_after']}", f"{d['overage_before']} -> {d['overage_after']}",
-                      d["reason"] or "")
+        table.add_row(d["created_at"][:19].replace("T", " "), d["transaction_type"], sign + d["amount"],
+                      d["balance_after"], d["overage_after"], d["reason"] or "")
     console.print(table)
 
 
