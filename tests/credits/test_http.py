@@ -67,6 +67,9 @@ def test_native_flow(http, ent):
     assert ledger[0]["metadata"] == {"order": 7} and ledger[0]["idempotency_key"] == "g1"
     only = ok(http, "GET", base + "/ledger-entries", params={"transaction_type": "credit_deducted"})["data"]
     assert [e["id"] for e in only] == [debit["id"]]
+    assert ok(http, "GET", base + "/ledger", params={"order": "asc"})["data"] == ledger
+    dodo = ok(http, "GET", f"/credit-entitlements/{ent}/balances/cus_1/ledger-entries", params={"page_size": 2})
+    assert [e["id"] for e in dodo["items"]] == [ledger[3]["id"], ledger[2]["id"]]
     grants = ok(http, "GET", base + "/grants")["data"]
     assert [(g["source_type"], g["remaining_amount"], g["status"]) for g in grants] == [
         ("api", "0.00", "depleted"), ("one_time", "0.00", "depleted"), ("api", "40.00", "active")]

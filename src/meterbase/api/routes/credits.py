@@ -121,6 +121,8 @@ async def create_ledger_entry(request: Request, entitlement_id: str, customer_id
 
 @router.get(BAL + "/ledger-entries", response_model=data_of(LedgerEntryOut, "LedgerEntryList"),
             summary="A balance's ledger (newest first unless order=asc)")
+@router.get(BAL + "/ledger", response_model=data_of(LedgerEntryOut, "LedgerEntryList"),
+            summary="The same list as …/ledger-entries")
 def list_ledger(request: Request, entitlement_id: str, customer_id: str, transaction_type: Optional[str] = Query(
                     None, description=", ".join(TRANSACTION_TYPES)), start_date: Optional[str] = None,
                 end_date: Optional[str] = None, order: str = Query("desc", pattern="^(asc|desc)$"),

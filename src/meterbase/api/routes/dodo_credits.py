@@ -3,7 +3,8 @@
 
 ``POST|GET /credit-entitlements``, ``GET|PATCH|DELETE /credit-entitlements/{id}``,
 ``POST /credit-entitlements/{id}/undelete``, ``GET /credit-entitlements/{id}/balances[/{customer_id}]``,
-``POST …/balances/{customer_id}/ledger-entries``, ``GET …/balances/{customer_id}/ledger``,
+``POST …/balances/{customer_id}/ledger-entries``, ``GET …/balances/{customer_id}/ledger`` (also answered at
+``GET …/ledger-entries``),
 ``GET …/balances/{customer_id}/grants``, ``GET /customers/{customer_id}/credit-entitlements``.
 
 Prices are minor units of the currency (``price_per_unit: "1"`` = one cent per credit) and ``overage_limit``
@@ -128,6 +129,8 @@ async def create_ledger_entry(request: Request, credit_entitlement_id: str, cust
 
 
 @router.get(BAL + "/ledger", response_model=items_of(DodoCreditLedgerEntry, "DodoCreditLedgerPage"))
+@router.get(BAL + "/ledger-entries", response_model=items_of(DodoCreditLedgerEntry, "DodoCreditLedgerPage"),
+            summary="The same list as …/ledger (the SDK's list_ledger)")
 def list_ledger(request: Request, credit_entitlement_id: str, customer_id: str,
                 transaction_type: Optional[str] = None, start_date: Optional[str] = None,
                 end_date: Optional[str] = None, page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE,
