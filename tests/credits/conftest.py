@@ -8,7 +8,7 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 
-from e2e.conftest import LiveServer, live_server  # noqa: F401 - the live server fixture, shared
+from e2e.conftest import live_server  # noqa: F401 - the live server fixture, shared
 from meterbase.api import create_app
 from meterbase.config import Settings
 from meterbase.credits.service import CreditService
