@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from .credits.demo import seed_credits
 from .storage import Store
 from .timeutil import from_us, iso, to_us
 
@@ -69,4 +70,5 @@ def seed(store: Store, days: int = 45, seed_value: int = 7) -> dict:
             batch = []
     if batch:
         ingested += store.ingest(ENV, batch).ingested
+    seed_credits(store, CUSTOMERS)  # prepaid credits and wallets (meterbase.credits)
     return {"ingested": ingested, "meters": len(METERS), "customers": len(CUSTOMERS), "to": to_us(from_us(now))}

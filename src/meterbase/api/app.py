@@ -16,6 +16,7 @@ from .schemas import ERROR_RESPONSES
 from .routes import dodo, native, policy
 from .routes import billing, dodo_billing, security
 from .routes import sessions as sessions_routes
+from .routes import credits_api
 
 
 def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
@@ -49,6 +50,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.include_router(dodo_billing.router)
     app.include_router(security.router)
     app.include_router(sessions_routes.router)  # live sessions (seed 004)
+    app.include_router(credits_api.router)  # credits, Dodo credit entitlements, customer wallets
     return app
 
 

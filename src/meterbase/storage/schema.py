@@ -393,3 +393,4 @@ audit_log = Table(
     Index("ix_audit_log_env_seq", "environment", "seq"),
 )
 from . import schema_dashboard  # noqa: E402,F401  (dashboard tables register on this metadata)
+from . import schema_credits  # noqa: E402,F401  (credits tables, on this metadata)

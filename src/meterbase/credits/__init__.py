@@ -1,0 +1,15 @@
+"""Credits: prepaid balances with grants, FIFO deduction, expiry, rollover and overage (Dodo's
+credit-based billing), and customer wallets (a fiat balance per currency).
+
+Pure rules: :mod:`.amounts` (precision, the rounding rule), :mod:`.entitlement` (what a credit is),
+:mod:`.cycles` (cycle ends, rollover timeframes), :mod:`.ledger` (grants, deduction, settlement),
+:mod:`.wallets` (wallet rules), :mod:`.views` (read models and wire shapes). Use cases:
+:mod:`.operations` (inside a caller's transaction), :mod:`.service` (``CreditService``) and
+:mod:`.wallet_service` (``WalletService``). SQL lives in ``storage/credits_repo.py`` and
+``storage/wallets_repo.py``.
+"""
+
+from .entitlement import OVERAGE_BEHAVIORS, Entitlement
+from .ledger import TRANSACTION_TYPES, InsufficientCredits
+
+__all__ = ["OVERAGE_BEHAVIORS", "TRANSACTION_TYPES", "Entitlement", "InsufficientCredits"]
