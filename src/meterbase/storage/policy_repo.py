@@ -17,7 +17,7 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, literal_column, select, text, true, update
 
@@ -142,6 +142,20 @@ def update_customer(conn, environment: str, customer_id: str, now_us: int, *, pl
 # ---------------------------------------------------------------------------------------------- counters
 
 
+class Usage(NamedTuple):
+    """A counter's totals: ``used`` and billable ``overage`` (credit units), and the sums of the period's call
+    prices (``price``, ``overage_price``, ``cost``; None on counters written before revision 0201)."""
+
+    used: Decimal
+    overage: Decimal
+    price: Decimal | None = ZERO
+    overage_price: Decimal | None = ZERO
+    cost: Decimal | None = ZERO
+
+
+NO_USAGE = Usage(ZERO, ZERO)
+
+
 @dataclass(frozen=True)
 class CounterRow:
     customer_id: str
@@ -152,9 +166,17 @@ class CounterRow:
     used: Decimal
     overage: Decimal
     limit_value: Decimal | None
+    price: Decimal | None = ZERO
+    overage_price: Decimal | None = ZERO
+    cost: Decimal | None = ZERO
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(self.used, self.overage, self.price, self.overage_price, self.cost)
 
 
-_COUNTER_COLS = (pc.c.customer_id, pc.c.entitlement, pc.c.period_start, pc.c.period_end, pc.c.credit, pc.c.used, pc.c.overage, pc.c.limit_value)
+_COUNTER_COLS = (pc.c.customer_id, pc.c.entitlement, pc.c.period_start, pc.c.period_end, pc.c.credit, pc.c.used,
+                 pc.c.overage, pc.c.limit_value, pc.c.price, pc.c.overage_price, pc.c.cost)
 _COUNTER_KEY = (pc.c.environment == _ENV, pc.c.customer_id == _CUSTOMER, pc.c.entitlement == _ENTITLEMENT,
                 pc.c.period_start == bindparam("k_start"))
 _GET_COUNTER = select(*_COUNTER_COLS).where(*_COUNTER_KEY)
@@ -169,6 +191,8 @@ _PREVIOUS_COUNTER = (
 _SET_COUNTER = update(pc).where(*_COUNTER_KEY).values(
     used=bindparam("b_used", type_=pc.c.used.type), overage=bindparam("b_overage", type_=pc.c.overage.type),
     limit_value=bindparam("b_limit", type_=pc.c.limit_value.type), updated_at=bindparam("b_now"),
+    price=bindparam("b_price", type_=pc.c.price.type), overage_price=bindparam("b_oprice", type_=pc.c.price.type),
+    cost=bindparam("b_cost", type_=pc.c.price.type),
 )
 _COUNTERS_BETWEEN = (
     select(*_COUNTER_COLS)
@@ -194,7 +218,8 @@ def _insert_counter(conn):
             environment=_ENV, customer_id=_CUSTOMER, entitlement=_ENTITLEMENT, period_start=bindparam("k_start"),
             period_end=bindparam("b_end"), credit=bindparam("b_credit"),
             used=bindparam("b_zero", type_=pc.c.used.type), overage=bindparam("b_zero", type_=pc.c.overage.type),
-            limit_value=bindparam("b_limit", type_=pc.c.limit_value.type),
+            price=bindparam("b_zero", type_=pc.c.price.type), overage_price=bindparam("b_zero", type_=pc.c.price.type),
+            cost=bindparam("b_zero", type_=pc.c.price.type), limit_value=bindparam("b_limit", type_=pc.c.limit_value.type),
             created_at=bindparam("b_now"), updated_at=bindparam("b_now"),
         )
         .on_conflict_do_nothing(index_elements=["environment", "customer_id", "entitlement", "period_start"])
@@ -228,11 +253,12 @@ def previous_counter(conn, environment: str, customer_id: str, entitlement: str,
 
 def set_counter(
     conn, environment: str, customer_id: str, entitlement: str, period_start: int, *,
-    used: Decimal, overage: Decimal, limit_value: Decimal | None, now_us: int,
+    usage: Usage, limit_value: Decimal | None, now_us: int,
 ) -> None:
     """Write the new totals of a counter locked by :func:`lock_counter` in this transaction."""
     params = {**_key(environment, customer_id, entitlement, period_start),
-              "b_used": used, "b_overage": overage, "b_limit": limit_value, "b_now": now_us}
+              "b_used": usage.used, "b_overage": usage.overage, "b_limit": limit_value, "b_now": now_us,
+              "b_price": usage.price, "b_oprice": usage.overage_price, "b_cost": usage.cost}
     conn.execute(_SET_COUNTER, params)
 
 
@@ -253,18 +279,18 @@ class StateRow:
     customer: CustomerRow
     version: int | None
     digest: str | None
-    latest: tuple[int, Decimal, Decimal] | None  # (period_start, used, overage)
+    latest: tuple[int, Usage] | None  # (period_start, its totals)
     now: int
 
-    def usage(self, period_start: int) -> tuple[Decimal, Decimal] | None:
-        """``(used, overage)`` of the period starting at ``period_start``, or None when this row cannot
-        tell (the period starts after *now*, or the latest counter started later: ask :func:`get_counter`)."""
+    def usage(self, period_start: int) -> Usage | None:
+        """The totals of the period starting at ``period_start``, or None when this row cannot tell (the
+        period starts after *now*, or the latest counter started later: ask :func:`get_counter`)."""
         if period_start > self.now:
             return None
         if self.latest is None or self.latest[0] < period_start:
-            return ZERO, ZERO  # no counter at or after that start up to now: nothing used yet
+            return NO_USAGE  # no counter at or after that start up to now: nothing used yet
         if self.latest[0] == period_start:
-            return self.latest[1], self.latest[2]
+            return self.latest[1]
         return None
 
 
@@ -278,7 +304,8 @@ _LATEST_START = (
     .scalar_subquery()
 )
 _READ_STATE = (
-    select(*_CUSTOMER_COLS, _ACTIVE.c.version, _ACTIVE.c.digest, _LATEST.c.period_start, _LATEST.c.used, _LATEST.c.overage)
+    select(*_CUSTOMER_COLS, _ACTIVE.c.version, _ACTIVE.c.digest, _LATEST.c.period_start, _LATEST.c.used, _LATEST.c.overage,
+           _LATEST.c.price, _LATEST.c.overage_price, _LATEST.c.cost)
     .select_from(
         cu.outerjoin(_ACTIVE, true()).outerjoin(_LATEST, and_(
             _LATEST.c.environment == cu.c.environment, _LATEST.c.customer_id == cu.c.customer_id,
@@ -295,7 +322,7 @@ def read_state(conn, environment: str, customer_id: str, entitlement: str, now_u
     row = conn.execute(_READ_STATE, params).first()
     if row is None:
         return None
-    latest = None if row[7] is None else (row[7], row[8], row[9])
+    latest = None if row[7] is None else (row[7], Usage(*row[8:13]))
     return StateRow(CustomerRow(*row[:5]), row[5], row[6], latest, now_us)
 
 
