@@ -21,12 +21,14 @@ overage). Every function returns None for an unpriced credit.
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 from ..exact import EXACT, WIDE
+from ..units import exact
 from .document import Credit, CreditTier
 
 ZERO = Decimal(0)
+UNIT_QUANTUM = Decimal("1e-30")
 UNBOUNDED = None
 """What :func:`quantity_for` returns as "every further unit" (a stairstep top band is paid for)."""
 
@@ -101,11 +103,20 @@ def quantity_for(credit: Credit, money: Decimal, offset: Decimal = ZERO) -> Deci
     Walks forward band by band and stops where the money runs out; a band whose entry cost cannot be afforded
     is not entered. :data:`UNBOUNDED` (None) when the money reaches a band with no per-unit price and no upper
     bound (every further unit is already paid for); also None for an unpriced credit or a free flat price, so
-    callers check :attr:`Credit.priced` first. Negative money converts linearly at the first rate. A quotient
-    that does not terminate is rounded to 100 significant digits (the only rounding here).
+    callers check :attr:`Credit.priced` first. Negative money converts linearly at the first rate. Units are
+    rounded toward zero to 30 decimal places (the precision amounts are metered in), so the money always buys at
+    most what it pays for; that is the only rounding here.
     """
     if not credit.priced:
         return None
+    units = _quantity_for(credit, money, offset)
+    if units is None:
+        return None
+    with localcontext(WIDE):
+        return exact(units.quantize(UNIT_QUANTUM, rounding=ROUND_DOWN))
+
+
+def _quantity_for(credit: Credit, money: Decimal, offset: Decimal) -> Decimal | None:
     with localcontext(WIDE):
         if credit.pricing_model == "flat":
             return money / credit.price if credit.price > 0 else UNBOUNDED
