@@ -35,6 +35,8 @@ from . import sessions as sessions_cli  # noqa: E402
 app.add_typer(sessions_cli.app, name="sessions")
 from . import audit_cmd  # noqa: E402
 app.add_typer(audit_cmd.app, name="audit")
+from . import policy as policy_cli  # noqa: E402
+app.add_typer(policy_cli.app, name="policy")
 app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("usage")(usage)
