@@ -14,7 +14,8 @@ answers ``ensure_customer`` / ``set_plan`` / ``check`` / ``allow`` / ``remaining
   UPDATE`` on PostgreSQL) and then the spend caps it moves, decide, add what was consumed and what the call
   was worth (``price_diff``, ``overage_price``, ``overhead_cost`` sums on the counter), record a usage event
   through the ordinary ingest path (so meters, the dashboard and invoices count the same numbers), draw from a
-  covering balance when one is plugged in (:mod:`.covering`), queue webhooks in the outbox, and record the
+  covering balance when one is plugged in (:mod:`.covering`), queue webhooks in the outbox (when the environment
+  has endpoints: the decision's first read says so), and record the
   decision under the idempotency key. In-process handlers run after commit. On SQLite, concurrent ``allow()``
   calls of one process share that transaction's commit (``Store.batched_write``): each is decided in turn, in
   its own savepoint, after the ones before it.
@@ -118,7 +119,7 @@ class PolicyService(PolicyReads):
             self._handlers.pop(name, None)
 
     def _fire(self, events: list[PolicyEvent]) -> None:
-        if not events:
+        if not events or not self._handlers:
             return
         with self._handlers_lock:
             handlers = list(self._handlers.items())
@@ -258,12 +259,14 @@ class PolicyService(PolicyReads):
                     return Outcome.from_dict(orjson.loads(earlier.decision), replayed=True), []
             require_id(customer_id, "customer_id")
             require_id(entitlement, "entitlement")
-            _, r = self._load(conn, customer_id, entitlement, now)
+            state, r = self._load(conn, customer_id, entitlement, now)
             fired: list[PolicyEvent] = []
             if r.period is None:  # not in plan, or a boolean entitlement: nothing to count
                 outcome = self._outcome(r, entitlement, engine.allow(r.entitlement, ZERO, amount, customer_id=customer_id))
             else:
                 outcome, fired = self._allow_counted(conn, r, entitlement, amount, idempotency_key, now)
+                if state.hooks:
+                    self._enqueue(conn, fired, now)
                 if outcome.consumed != 0:
                     tx.changed(customer_id)
             if idempotency_key is not None:
@@ -304,7 +307,6 @@ class PolicyService(PolicyReads):
             usage_event = self._record_usage(conn, r, entitlement, decision, key, now)
             if decision.covered_price > 0 and self.covering is not None:
                 self.covering.draw(conn, self.environment, cust, credit, entitlement, decision.covered_price, usage_event)
-        self._enqueue(conn, events, now)
         return self._outcome(r, entitlement, decision, usage_event), events
 
     def _record_usage(self, conn, r: Resolved, entitlement: str, decision: engine.Decision, key: str | None, now: int) -> str:

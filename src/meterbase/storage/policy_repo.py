@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple
 from sqlalchemy import and_, bindparam, func, literal_column, select, text, true, update
 
 from .schema import policy_allows as pa, policy_counters as pc, policy_customers as cu, policy_documents as pd
+from .schema import webhook_endpoints as we
 from .upsert import insert
 
 _NAMESPACE = 0x706F  # "po": advisory-lock namespace for publishing policy documents (PostgreSQL)
@@ -274,13 +275,15 @@ def counters_between(conn, environment: str, customer_id: str, start: int, end: 
 @dataclass(frozen=True)
 class StateRow:
     """What a decision reads (:func:`read_state`): the customer, the active document's version and
-    digest, and the customer's latest counter of the entitlement that started at or before *now*."""
+    digest, the customer's latest counter of the entitlement that started at or before *now*, and whether
+    the environment has webhook endpoints (so an ``allow()`` without any skips the outbox)."""
 
     customer: CustomerRow
     version: int | None
     digest: str | None
     latest: tuple[int, Usage] | None  # (period_start, its totals)
     now: int
+    hooks: int = 0  # enabled webhook endpoints of the environment (0: no outbox rows to write)
 
     def usage(self, period_start: int) -> Usage | None:
         """The totals of the period starting at ``period_start``, or None when this row cannot tell (the
@@ -303,9 +306,13 @@ _LATEST_START = (
     .correlate(None)
     .scalar_subquery()
 )
+_HOOKS = (
+    select(func.count()).select_from(we).where(we.c.environment == _ENV, we.c.disabled.is_(False))
+    .correlate(None).scalar_subquery()
+)
 _READ_STATE = (
     select(*_CUSTOMER_COLS, _ACTIVE.c.version, _ACTIVE.c.digest, _LATEST.c.period_start, _LATEST.c.used, _LATEST.c.overage,
-           _LATEST.c.price, _LATEST.c.overage_price, _LATEST.c.cost)
+           _LATEST.c.price, _LATEST.c.overage_price, _LATEST.c.cost, _HOOKS)
     .select_from(
         cu.outerjoin(_ACTIVE, true()).outerjoin(_LATEST, and_(
             _LATEST.c.environment == cu.c.environment, _LATEST.c.customer_id == cu.c.customer_id,
@@ -323,7 +330,7 @@ def read_state(conn, environment: str, customer_id: str, entitlement: str, now_u
     if row is None:
         return None
     latest = None if row[7] is None else (row[7], Usage(*row[8:13]))
-    return StateRow(CustomerRow(*row[:5]), row[5], row[6], latest, now_us)
+    return StateRow(CustomerRow(*row[:5]), row[5], row[6], latest, now_us, row[13])
 
 
 # ---------------------------------------------------------------------------------------------- idempotency
