@@ -31,6 +31,13 @@ DEFAULT_RESET = Interval(delta=timedelta(days=30))
 ZERO = Decimal(0)
 
 
+def reset_interval(resets: bool, reset_inc: Interval | None) -> Interval | None:
+    """Limitr's rule for limits and caps: ``reset_inc`` when resetting, 30 days without one, else never."""
+    if not resets:
+        return None
+    return reset_inc or DEFAULT_RESET
+
+
 class PolicyError(ValidationError):
     """An invalid policy document; ``field`` is the dotted path, ``line`` the 1-based YAML line (or None)."""
 
@@ -93,9 +100,7 @@ class Limit:
 
     def reset_interval(self) -> Interval | None:
         """How often usage resets (None: a running total that never resets)."""
-        if not self.resets:
-            return None
-        return self.reset_inc or DEFAULT_RESET
+        return reset_interval(self.resets, self.reset_inc)
 
 
 @dataclass(frozen=True)
@@ -123,9 +128,7 @@ class SpendCap:
         return self.scope is None or entitlement in self.scope
 
     def reset_interval(self) -> Interval | None:
-        if not self.resets:
-            return None
-        return self.reset_inc or DEFAULT_RESET
+        return reset_interval(self.resets, self.reset_inc)
 
 
 @dataclass(frozen=True)
