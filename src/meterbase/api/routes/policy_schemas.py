@@ -18,6 +18,12 @@ _AMOUNT = ("A number or a unit string converted into the credit's units (\"90s\"
            "for a refund. At most 1e30 in magnitude and 30 decimal places.")
 
 
+
+class _Out(BaseModel):
+    """An answer: exactly these fields (tests validate real answers against them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,7 +60,7 @@ class AllowIn(_In):
                                                        "Idempotency-Key header; both must agree).")
 
 
-class PlanSummary(BaseModel):
+class PlanSummary(_Out):
     label: str
     period: str = Field(description="The plan's billing period (informational: limits reset on their own reset_inc).")
     default: bool
@@ -62,7 +68,7 @@ class PlanSummary(BaseModel):
     caps: list[str] = Field(description="Names of the plan's spend caps.")
 
 
-class PolicyVersionOut(BaseModel):
+class PolicyVersionOut(_Out):
     environment: str
     version: int
     format: Literal["yaml", "json"]
@@ -73,17 +79,17 @@ class PolicyVersionOut(BaseModel):
     created: Optional[bool] = Field(None, description="PUT only: false when the same text was already active.")
 
 
-class VersionRef(BaseModel):
+class VersionRef(_Out):
     version: int
     format: Literal["yaml", "json"]
     created_at: str
 
 
-class PolicyVersionsOut(BaseModel):
+class PolicyVersionsOut(_Out):
     data: list[VersionRef]
 
 
-class PolicyCustomerOut(BaseModel):
+class PolicyCustomerOut(_Out):
     customer_id: str
     plan: str
     anchor: str = Field(description="Periods repeat from this instant.")
@@ -91,7 +97,7 @@ class PolicyCustomerOut(BaseModel):
     updated_at: str
 
 
-class CapOut(BaseModel):
+class CapOut(_Out):
     name: str
     value: str = Field(description="The cap's money ceiling.")
     spent: str = Field(description="Spent against it this cap period before the call.")
@@ -102,7 +108,7 @@ class CapOut(BaseModel):
     crossed: bool = Field(False, description="This call took the spending to the cap's value.")
 
 
-class DecisionOut(BaseModel):
+class DecisionOut(_Out):
     """A check (preview) or allow decision. A refusal is a 200 with `allowed: false` and a `reason`."""
 
     allowed: bool
@@ -135,7 +141,7 @@ class DecisionOut(BaseModel):
     policy_version: Optional[int]
 
 
-class EntitlementStatusOut(BaseModel):
+class EntitlementStatusOut(_Out):
     """An entitlement's standing this period, with what the period's calls were worth."""
 
     customer_id: str
@@ -158,27 +164,27 @@ class EntitlementStatusOut(BaseModel):
     period_end: Dec
 
 
-class RemainingOut(BaseModel):
+class RemainingOut(_Out):
     customer_id: str
     entitlement: str
     percent: bool
     remaining: Dec
 
 
-class ValueOut(BaseModel):
+class ValueOut(_Out):
     customer_id: str
     entitlement: str
     percent: bool
     value: Dec
 
 
-class LimitOut(BaseModel):
+class LimitOut(_Out):
     customer_id: str
     entitlement: str
     limit: Dec
 
 
-class OverageLineOut(BaseModel):
+class OverageLineOut(_Out):
     customer_id: str
     entitlement: str
     credit: str
@@ -192,7 +198,7 @@ class OverageLineOut(BaseModel):
                                              "overage_price, amount rounded once. Null when the credit is unpriced.")
 
 
-class OverageLinesOut(BaseModel):
+class OverageLinesOut(_Out):
     currency: str
     data: list[OverageLineOut]
 

@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 Dec = Optional[str]
 
 
+
+class _Out(BaseModel):
+    """An answer: exactly these fields (tests validate real answers against them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 class StartSessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: str = Field(min_length=1, description="The customer (created on `plan` when new).")
@@ -34,7 +40,7 @@ class ReapIn(BaseModel):
     recover_after: float = Field(60, ge=0, description="Finish stops stuck this long (a crashed stopper).")
 
 
-class SessionOut(BaseModel):
+class SessionOut(_Out):
     session_id: str
     customer_id: str
     entitlement: str
@@ -55,7 +61,7 @@ class SessionOut(BaseModel):
     elapsed_seconds: Optional[int] = Field(None, description="Seconds since start (running sessions, reads only).")
 
 
-class StartOut(BaseModel):
+class StartOut(_Out):
     ok: bool
     session_id: Optional[str]
     code: Optional[str] = Field(description="NO_ACCESS or QUOTA_EXHAUSTED when refused.")
@@ -65,7 +71,7 @@ class StartOut(BaseModel):
     session: Optional[SessionOut]
 
 
-class StopOut(BaseModel):
+class StopOut(_Out):
     ok: bool
     session_id: str
     duration_seconds: int
@@ -76,16 +82,16 @@ class StopOut(BaseModel):
     session: SessionOut
 
 
-class SessionsOut(BaseModel):
+class SessionsOut(_Out):
     data: list[SessionOut]
 
 
-class ReapError(BaseModel):
+class ReapError(_Out):
     session_id: str
     error: str
 
 
-class ReapOut(BaseModel):
+class ReapOut(_Out):
     environment: str
     reaped: list[SessionOut]
     recovered: list[SessionOut]
@@ -93,14 +99,14 @@ class ReapOut(BaseModel):
     errors: list[ReapError]
 
 
-class ActiveSessionOut(BaseModel):
+class ActiveSessionOut(_Out):
     session_id: str
     running_since: str
     last_seen_at: str
     elapsed_seconds: int
 
 
-class DisplayOut(BaseModel):
+class DisplayOut(_Out):
     """The seed's getComputeDisplay: used / limit / remaining / percent and the running session."""
 
     customer_id: str
