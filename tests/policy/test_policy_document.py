@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from meterbase.errors import NotFound, ValidationError
-from meterbase.policy import Interval, Policy, PolicyError, Tier, load_policy
+from meterbase.policy import CreditTier as Tier, Interval, Policy, PolicyError, load_policy
 
 
 def test_seed_file_keeps_every_comment(seed_text: str) -> None:
@@ -69,7 +69,7 @@ def test_seed_limits(policy: Policy, plan: str, entitlement: str, credit: str, m
     assert ent is not None and ent.limit is not None
     assert ent.limit.credit is policy.credits[credit]
     assert (ent.limit.mode, ent.limit.value, ent.limit.resets) == (mode, Decimal(value), True)
-    assert ent.limit.reset_inc == timedelta(days=30)
+    assert ent.limit.reset_inc == Interval(delta=timedelta(days=30))
     assert policy.plans[plan].reset_interval(ent) == Interval(delta=timedelta(days=30))
 
 
@@ -109,7 +109,7 @@ def test_json_policy() -> None:
     calls, disk, sso = (plan.entitlements[n] for n in ("calls", "disk", "sso"))
     assert calls.limit is not None and disk.limit is not None
     assert (calls.limit.mode, calls.limit.value, calls.limit.reset_inc) == ("soft", Decimal(1000), None)
-    assert plan.reset_interval(calls) == Interval(months=12)  # resets with the plan period
+    assert plan.reset_interval(calls) == Interval(delta=timedelta(days=30))  # Limitr: 30 days, not the plan period
     assert disk.limit.mode == "hard"  # the default mode
     assert disk.limit.value == Decimal("536.870912")  # 500 GiB in GB
     assert (disk.limit.resets, plan.reset_interval(disk)) == (False, None)
@@ -139,7 +139,7 @@ def _broken(seed_text: str, old: str, new: str) -> str:
             43,
         ),
         ("mode: hard, value: '1hr'", "mode: strict, value: '1hr'", "plans.free.entitlements.gpu_compute.limit.mode",
-         "must be one of hard, soft, got 'strict'", 33),
+         "must be one of hard, soft, observe, got 'strict'", 33),
         ("value: '2hr'", "value: '2GB'", "plans.pro.entitlements.video_transcode.limit.value",
          "'2GB' is bytes, but the credit is counted in 's' (time)", 48),
         ("value: '2hr'", "value: '2 fortnights'", "plans.pro.entitlements.video_transcode.limit.value",
@@ -149,8 +149,8 @@ def _broken(seed_text: str, old: str, new: str) -> str:
         ("reset_inc: 30days }\n        # No", "reset_inc: 30 }\n        # No", None, None, None),
         ("resets: true, reset_inc: 30days }\n        # No", "resets: false, reset_inc: 30days }\n        # No",
          "plans.free.entitlements.gpu_compute.limit.reset_inc", "reset_inc needs resets: true", 33),
-        ("reset_inc: 30days }\n        # No", "reset_inc: monthly }\n        # No",
-         "plans.free.entitlements.gpu_compute.limit.reset_inc", "reset_inc is a duration", 33),
+        ("reset_inc: 30days }\n        # No", "reset_inc: fortnightly }\n        # No",
+         "plans.free.entitlements.gpu_compute.limit.reset_inc", "not a number or unit string: 'fortnightly'", 33),
         ("      period: monthly\n      default: true", "      period: fortnightly\n      default: true",
          "plans.free.period", "not a number or unit string: 'fortnightly'", 26),
         ("      default: true\n", "      default: yes please\n", "plans.free.default", "expected true or false", 27),
@@ -159,6 +159,13 @@ def _broken(seed_text: str, old: str, new: str) -> str:
         ("- up_to: 36000", "- up_to: 3000", "credits.gpu_second.tiers.1.up_to", "tiers must increase", 10),
         ("- up_to: 3600 # first", "- # first", "credits.gpu_second.tiers.0", "only the last tier may omit 'up_to'", 9),
         ("pricing_model: tiered", "pricing_model: flat", "credits.gpu_second.tiers", "tiers need pricing_model: tiered", 7),
+        ("pricing_model: tiered", "pricing_model: graduated", "credits.gpu_second.pricing_model",
+         "must be one of flat, tiered, volume, stairstep", 6),
+        ("price: { amount: 0.000025 }", "price: { amount: -1 }", "credits.video_second.price.amount",
+         "must not be negative", 20),
+        ("mode: hard, value: '1hr'", "mode: hard, hard_trailing: true, value: '1hr'",
+         "plans.free.entitlements.gpu_compute.limit.hard_trailing", "Limitr feature meterbase does not implement", 33),
+        ("      label: Pro\n", "      label: Pro\n      topups: {}\n", "plans.pro.topups", "does not implement", 37),
         ("price: { amount: 0.000025 }", "price: { amount: .inf }", None, "not a finite number: '.inf'", 20),
         ("price: { amount: 0.000025 }", "price: { cost: 1 }", "credits.video_second.price.cost", "unknown key", 20),
         ("      label: Pro\n", "      label: Pro\n      lable: Pro\n", "plans.pro.lable", "unknown key", 37),

@@ -11,6 +11,7 @@ from meterbase.policy import (
     Decision,
     Entitlement,
     LimitReached,
+    MeterChanged,
     MeterOverage,
     Policy,
     allow,
@@ -53,16 +54,20 @@ def test_free_gpu_preflight(free_gpu: Entitlement) -> None:
 def test_free_gpu_hard_limit_consumes_nothing_when_refused(free_gpu: Entitlement) -> None:
     first = allow(free_gpu, 0, 3600, customer_id="cus_1")
     assert (first.allowed, first.consumed, first.used_after, first.overage) == (True, Decimal(3600), Decimal(3600), 0)
-    assert first.events == ()
+    assert [type(e) for e in first.events] == [MeterChanged]  # usage moved inside the limit: nothing billable
+    assert (first.price_diff, first.overage_price, first.overhead_cost) == (0, 0, Decimal("1.008"))  # 3600 × $0.00028
     used = first.used_after
     assert remaining(free_gpu, used) == 0
     assert not check(free_gpu, used).allowed  # nothing left at all
     second = allow(free_gpu, used, 1, customer_id="cus_1")
     assert (second.allowed, second.reason, second.consumed, second.used_after) == (False, "limit_exceeded", 0, used)
     assert second.remaining == 0
+    # a refused call reports what it would have been worth: 1 s past the limit at the first tier, $0.0004
     assert second.events == (
-        LimitReached("cus_1", "gpu_compute", free_gpu.limit.credit, Decimal(3600), Decimal(3600), amount=Decimal(1)),  # type: ignore[union-attr]
+        LimitReached("cus_1", "gpu_compute", free_gpu.limit.credit, Decimal(3600), Decimal(3600), old=Decimal(3600),  # type: ignore[union-attr]
+                     amount=Decimal(1), price_diff=Decimal("0.0004"), overhead_cost=Decimal("0.00028")),
     )
+    assert (second.price_diff, second.overage_price) == (Decimal("0.0004"), 0)
     assert allow(free_gpu, used, 0).allowed  # zero always fits
 
 
@@ -75,12 +80,15 @@ def test_pro_gpu_soft_limit_reports_overage(pro_gpu: Entitlement) -> None:
     (event,) = decision.events
     assert isinstance(event, MeterOverage)
     assert (event.used, event.limit, event.amount, event.overage) == (37000, 36000, 2000, 1000)
+    # Limitr's positions: the 1000 s past the limit are the first billable units, $0.0004 each
+    assert (event.price_diff, event.overage_price) == (Decimal("0.4"), Decimal("0.4")) == (decision.price_diff, decision.overage_price)
     # already past the limit: all of the next amount is overage
     later = allow(pro_gpu, decision.used_after, "1hr", customer_id="cus_pro")
     assert (later.allowed, later.overage, later.used_after) == (True, Decimal(3600), Decimal(40600))
     # below the limit: no overage, no event
     inside = allow(pro_gpu, 0, "10hr")
-    assert (inside.overage, inside.events, inside.remaining) == (0, (), 0)
+    assert (inside.overage, inside.remaining, inside.price_diff) == (0, 0, 0)
+    assert [type(e) for e in inside.events] == [MeterChanged]
 
 
 def test_soft_check_allows_and_predicts_overage(pro_gpu: Entitlement) -> None:
@@ -123,8 +131,9 @@ def test_remaining_value_and_percent(free_gpu: Entitlement, pro_gpu: Entitlement
     assert remaining(pro_gpu, 40000) == 0
     assert value(free_gpu, 900) == Decimal(900)
     assert value(free_gpu, 900, percent=True) == Decimal(25)
+    # Limitr: 100 - remaining percent, so capped at 100 past a soft limit (meterbase keeps 28 digits, not 1e-9)
     assert value(free_gpu, 1200, percent=True) == Decimal("33.33333333333333333333333333")
-    assert value(pro_gpu, 45000, percent=True) == Decimal(125)
+    assert value(pro_gpu, 45000, percent=True) == Decimal(100)
 
 
 def test_unit_string_amounts(free_gpu: Entitlement) -> None:
@@ -137,7 +146,7 @@ def test_unit_string_amounts(free_gpu: Entitlement) -> None:
 
 @pytest.mark.parametrize(
     ("used", "amount", "field"),
-    [(0, -1, "amount"), (0, "-5s", "amount"), (-1, 1, "used"), ("10s", 1, "used"), (0, 1.5, "amount")],
+    [(0, "1e30", "amount"), (0, "1e-31", "amount"), ("10s", 1, "used"), (0, 1.5, "amount"), (0, "ten", "amount")],
 )
 def test_invalid_inputs(free_gpu: Entitlement, used: object, amount: object, field: str) -> None:
     with pytest.raises(ValidationError) as info:

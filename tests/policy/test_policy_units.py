@@ -39,6 +39,25 @@ from meterbase.policy import Quantity, convert, parse_duration, parse_quantity
         (Decimal("2.50"), "s", Decimal("2.5")),
         ("42", None, Decimal(42)),
         ("0.000", "s", Decimal(0)),
+        # Stof's long spellings (Limitr accepts them in amounts and limit values)
+        ("2hours", "s", Decimal(7200)),
+        ("3minutes", "s", Decimal(180)),
+        ("90seconds", "min", Decimal("1.5")),
+        ("1500milliseconds", "s", Decimal("1.5")),
+        ("250microseconds", "ms", Decimal("0.25")),
+        ("2megabytes", "KB", Decimal(2000)),
+        ("1gibibytes", "MiB", Decimal(1024)),
+        ("8bits", "bytes", Decimal(1)),
+        ("1.5GB", "MB", Decimal(1500)),
+        ("1GB", "MiB", Decimal("953.67431640625")),
+        ("512MiB", "GB", Decimal("0.536870912")),
+        ("1TiB", "GiB", Decimal(1024)),
+        ("1PB", "TB", Decimal(1000)),
+        ("1km", "m", Decimal(1000)),
+        ("1mi", "ft", Decimal(5280)),
+        ("1lb", "g", Decimal("453.59237")),
+        ("-5s", "ms", Decimal(-5000)),  # refunds are negative amounts
+        ("12", "float", Decimal(12)),  # Limitr's stof_units 'float': plain numbers
     ],
 )
 def test_convert(value: object, unit: str | None, expected: Decimal) -> None:
@@ -56,6 +75,11 @@ def test_results_are_plain_decimals() -> None:
     ("value", "unit", "message"),
     [
         ("10parsecs", "s", "unknown unit 'parsecs'"),
+        ("1hour", "s", "unknown unit 'hour'"),  # Stof spells it hr or hours
+        ("1minute", "s", "unknown unit 'minute'"),
+        ("1e30", "s", "must be below 1e30 in magnitude"),
+        ("1e-31", "s", "at most 30 decimal places"),
+        ("1e29GB", "bytes", "must be below 1e30"),
         ("10gb", "B", "unknown unit 'gb'"),
         ("1GB", "s", "is bytes, but the credit is counted in 's' (time)"),
         ("90s", "B", "is time, but the credit is counted in 'B' (bytes)"),

@@ -211,7 +211,7 @@ def test_check_cached_answers_only_from_the_cache(warm):
     with pytest.raises(ValidationError):
         warm.check_cached("", "gpu_compute")
     with pytest.raises(ValidationError):
-        warm.check_cached("cus_c", "gpu_compute", -1)
+        warm.check_cached("cus_c", "gpu_compute", "ten")
 
 
 def test_postgresql_reads_through_while_the_listener_is_down(backend, warm, fresh, other, env):

@@ -1,4 +1,5 @@
-"""N OS processes calling allow() on one hard limit never consume more than the limit (SQLite and PostgreSQL)."""
+"""N OS processes calling allow() on one hard limit never consume more than the limit, and on two entitlements
+sharing a spend cap never spend more than the cap (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from meterbase.policy.service import PolicyService
 from meterbase.storage import open_store
 
-from ._workers import CONCURRENCY_POLICY, allow_worker
+from ._workers import CAP_POLICY, CONCURRENCY_POLICY, allow_worker, cap_worker
 from support.pg import create_database, drop_database, pg_available
 
 WORKERS = 8
@@ -106,3 +107,35 @@ def test_threads_sharing_one_service_never_overshoot(backend_store, env):
     with ThreadPoolExecutor(WORKERS) as pool:
         allowed = sum(pool.map(work, range(WORKERS)))
     assert allowed == 100 and svc.value("cus_t", "gpu_compute") == 100 and backend_store.count_events(env) == 100
+
+
+def cap_race(url: str, cap: str, attempts: int) -> tuple[int, Decimal, Decimal, Decimal]:
+    """WORKERS processes × ``attempts`` allow(1) at $0.50, alternating two entitlements under one cap."""
+    store = open_store(url)
+    try:
+        svc = PolicyService(store, CAP_POLICY.replace("CAP", cap), environment="caps")
+        svc.ensure_customer("cus_cap")
+        ctx = multiprocessing.get_context("spawn")
+        start, results = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=cap_worker, args=(url, "caps", "cus_cap", attempts, i, start, results))
+                 for i in range(WORKERS)]
+        for p in procs:
+            p.start()
+        time.sleep(0.5)
+        start.set()
+        outs = [results.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(30)
+        assert not [o[3] for o in outs if o[3]]
+        used = svc.value("cus_cap", "reads") + svc.value("cus_cap", "writes")
+        stored = svc.status("cus_cap", "reads").caps[0].spent
+        return sum(o[0] for o in outs), sum(Decimal(o[1]) for o in outs), stored, used
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+def test_processes_sharing_a_spend_cap_never_overspend_it(tmp_path, request, backend_name):
+    url = f"sqlite:///{tmp_path}/caps.db" if backend_name == "sqlite" else request.getfixturevalue("fresh_pg_url")
+    allowed, spent, stored, used = cap_race(url, "37.5", 15)  # 8 × 15 = 120 calls at $0.50 against $37.50: 75 fit
+    assert (allowed, spent, stored, used) == (75, Decimal("37.5"), Decimal("37.5"), 75)

@@ -65,9 +65,19 @@ def test_pro_plan_soft_ten_hours_passes_36000_and_reports_overage(svc, recorder)
         "credit": {"name": "gpu_second", "description": "GPU compute time in seconds"},
         "used": "37000",
         "limit": "36000",
+        "plan": "pro",
         "amount": "2000",
+        "remaining": "0",
+        # Limitr's tier position: the 1000 s past 10 hr are the first billable units, $0.0004 each
+        "price_diff": "0.4",
+        "overhead_cost": "0.56",  # 2000 s × $0.00028
+        "meter": {"old": "35000", "value": "37000", "limit": "36000", "diff": "2000", "price_diff": "0.4",
+                  "overhead_diff": "0.56"},
         "overage": "1000",
+        "overage_price": "0.4",
+        "covered": "0",
     }
+    assert (third.price_diff, third.overage_price) == (D("0.2"), D("0.2"))  # 500 more from billable position 1000
     status = svc.status("cus_pro", "gpu_compute")
     assert (status.used, status.overage, status.mode) == (D(37500), D(1500), "soft")
 
@@ -129,7 +139,9 @@ def test_allow_records_a_usage_event_seen_by_a_meter(svc, backend_store, env, cl
     svc.allow("cus_pro", "video_transcode", 60)  # another credit: another event name
     ev = store.get_event(env, out.event_id)
     assert ev["event_name"] == "gpu_second" and ev["customer_id"] == "cus_pro"
-    assert ev["metadata"] == {"entitlement": "gpu_compute", "amount": "5400", "overage": "5400", "plan": "pro"}
+    # 5400 s from billable position 0: 3600 × $0.0004 + 1800 × $0.00035 = 2.07; cost 5400 × $0.00028 = 1.512
+    assert ev["metadata"] == {"entitlement": "gpu_compute", "amount": "5400", "overage": "5400", "plan": "pro",
+                              "price_diff": "2.07", "overage_price": "2.07", "overhead_cost": "1.512"}
     start, end = store.now() - 3_600_000_000, store.now() + 1
     assert store.meter_total(env, meter.id, "cus_pro", start, end).sum == D(41400)
     # a meter created afterwards is backfilled from the same events
@@ -176,11 +188,13 @@ def test_webhooks_are_queued_in_the_outbox_with_the_decision(svc, backend_store,
         rows = conn.execute(select(webhook_outbox.c.event_type, webhook_outbox.c.payload)
                             .where(webhook_outbox.c.environment == env).order_by(webhook_outbox.c.created_at)).all()
     types = [t for t, _ in rows]
-    assert types == ["policy.meter-overage", "policy.limit-reached", "policy.reset"]
+    assert types[:3] == ["policy.meter-overage", "policy.limit-reached", "policy.meter-changed"]
+    assert sorted(types[3:]) == ["policy.meter-changed", "policy.reset"]  # one transaction, one created_at
     import json
 
     body = json.loads(rows[0][1])
     assert body["type"] == "policy.meter-overage" and body["data"]["overage"] == "1"
+    assert (body["data"]["price_diff"], body["data"]["overage_price"]) == ("0.0004", "0.0004")
 
 
 def test_handlers_run_after_commit_and_a_failing_handler_changes_nothing(svc, recorder):
@@ -249,10 +263,10 @@ def test_pinned_policy_object_is_used_as_given(backend_store, env, seed_text):
 def test_soft_limit_overage_becomes_an_invoice_line_priced_by_the_credit(svc, clock):
     svc.ensure_customer("cus_pro", "pro")
     svc.allow("cus_pro", "gpu_compute", 36000)
-    svc.allow("cus_pro", "gpu_compute", 1800)  # 0.5 GPU-hour past 10 hr, in the 10+ hr tier ($0.0003/s)
+    svc.allow("cus_pro", "gpu_compute", 1800)  # 0.5 GPU-hour past 10 hr: billable units 0..1800, first tier
     [line] = svc.overage_lines("cus_pro", clock.now - timedelta(days=1), clock.now + timedelta(days=1))
     assert (line.entitlement, line.credit, line.used, line.overage) == ("gpu_compute", "gpu_second", 37800, 1800)
-    assert line.line.amount == D("0.54") and line.line.currency == "USD"
+    assert line.line.amount == D("0.72") and line.line.currency == "USD"  # 1800 × $0.0004
     assert line.period_start == clock.now and line.period_end == clock.now + timedelta(days=30)
 
 
@@ -260,11 +274,11 @@ def test_overage_below_a_tier_boundary_is_priced_across_tiers(backend_store, env
     text = seed_text.replace("value: '10hr'", "value: '30min'")
     svc = PolicyService(backend_store, text, environment=env)
     svc.ensure_customer("cus_pro", "pro")
-    svc.allow("cus_pro", "gpu_compute", 5400)  # overage 3600 s at positions 1800..5400
+    svc.allow("cus_pro", "gpu_compute", 5400)  # overage 3600 s: billable positions 0..3600, the first tier
+    svc.allow("cus_pro", "gpu_compute", 1000)  # 1000 more from billable position 3600: the second tier
     [line] = svc.overage_lines("cus_pro", clock.now, clock.now + timedelta(days=1))
-    # 1800 s × $0.0004 (first hour) + 1800 s × $0.00035 = 0.72 + 0.63
-    assert line.overage == 3600 and line.line.amount == D("1.35")
-    assert [D(t["amount"]) for t in line.line.to_dict()["tiers"]] == [D("0.72"), D("0.63")]
+    # 3600 s × $0.0004 + 1000 s × $0.00035 = 1.44 + 0.35
+    assert line.overage == 4600 and line.line.amount == D("1.79") and line.line.quantity == 4600
 
 
 def test_dashboard_provider_lists_the_customers_limited_entitlements(svc, backend_store, env):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from ..errors import ValidationError
-from ..policy.periods import Interval, current_period
+from ..periods import Interval, current_period
 
 UNITS = ("day", "week", "month", "year")
 MAX_COUNT = 3650

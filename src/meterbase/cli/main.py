@@ -37,6 +37,8 @@ from . import audit_cmd  # noqa: E402
 app.add_typer(audit_cmd.app, name="audit")
 from . import credits as credits_cli  # noqa: E402
 app.add_typer(credits_cli.app, name="credits")
+from . import policy as policy_cli  # noqa: E402
+app.add_typer(policy_cli.app, name="policy")
 app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("usage")(usage)

@@ -1,48 +1,34 @@
-"""Policy core (pure, no I/O): Limitr-style credits, plans, entitlements and limits, and decisions on them.
+"""Policy core (pure, no I/O): Limitr-style credits, plans, entitlements, limits and spend caps, and decisions.
 
-Load a document with :func:`load_policy`, resolve a customer's entitlement with ``policy.entitlement(plan,
-name)`` and ask :func:`check` / :func:`allow` / :func:`remaining` / :func:`value` / :func:`limit` given the
-usage already recorded this period. :mod:`.periods` says when that period started; :mod:`.events` describes
-the handler events (``meter-overage``, ``limit-reached``, ``reset``) the storage layer fires.
+Load a document with :func:`load_policy` (:mod:`.document` is the model, :mod:`.reader` the parser), resolve a
+customer's entitlement with ``policy.entitlement(plan, name)`` and ask :func:`check` / :func:`allow` /
+:func:`remaining` / :func:`value` / :func:`limit` given the usage already recorded this period. :mod:`.pricing`
+prices a credit's units with Limitr's curves (``flat``, ``tiered``, ``volume``, ``stairstep``) from the
+customer's position; :mod:`.caps` applies spend caps; :mod:`.events` describes the handler events. Periods and
+unit strings are shared with billing and sessions: :mod:`meterbase.periods`, :mod:`meterbase.units`.
+
+The durable service on top (use cases, storage) is :class:`~.service.PolicyService` (its read side in
+:mod:`.reads`, answers in :mod:`.results`), the invoice lines of soft-limit overage :func:`.billing.overage_lines`,
+the grant-ledger hook :mod:`.covering`; batch jobs :mod:`.jobs`; dashboard rows :mod:`.dashboard_provider`.
 """
 
-from .document import Credit, Entitlement, Limit, Plan, Policy, PolicyError, Tier, load_policy
-from .engine import Decision, allow, check, limit, overage_between, remaining, value
-from .events import LIMIT_REACHED, METER_OVERAGE, RESET, LimitReached, MeterOverage, PolicyEvent, Reset
-from .periods import Interval, add_months, current_period, parse_interval, period_index, period_start
-from .units import Quantity, convert, parse_duration, parse_quantity
+from ..periods import Interval, add_months, current_period, parse_interval, period_index, period_start
+from ..units import Quantity, convert, parse_duration, parse_quantity
+from .caps import CapResult, CapState
+from .document import Credit, CreditTier, Entitlement, Limit, Policy, PolicyError, PolicyPlan, SpendCap, load_policy
+from .engine import Decision, allow, check, limit, overage_between, remaining, remaining_percent, value
+from .events import (
+    CAP_LIMIT, CAP_THRESHOLD_CROSSED, LIMIT_REACHED, METER_CHANGED, METER_OVERAGE, RESET, CapLimit, CapThresholdCrossed,
+    LimitReached, MeterChanged, MeterOverage, PolicyEvent, Reset,
+)
+from .pricing import band, price_of, quantity_for, total_price
 
 __all__ = [
-    "LIMIT_REACHED",
-    "METER_OVERAGE",
-    "RESET",
-    "Credit",
-    "Decision",
-    "Entitlement",
-    "Interval",
-    "Limit",
-    "LimitReached",
-    "MeterOverage",
-    "Plan",
-    "Policy",
-    "PolicyError",
-    "PolicyEvent",
-    "Quantity",
-    "Reset",
-    "Tier",
-    "add_months",
-    "allow",
-    "check",
-    "convert",
-    "current_period",
-    "limit",
-    "load_policy",
-    "overage_between",
-    "parse_duration",
-    "parse_interval",
-    "parse_quantity",
-    "period_index",
-    "period_start",
-    "remaining",
-    "value",
+    "CAP_LIMIT", "CAP_THRESHOLD_CROSSED", "LIMIT_REACHED", "METER_CHANGED", "METER_OVERAGE", "RESET",
+    "CapLimit", "CapResult", "CapState", "CapThresholdCrossed", "Credit", "CreditTier", "Decision", "Entitlement",
+    "Interval", "Limit", "LimitReached", "MeterChanged", "MeterOverage", "Policy", "PolicyError", "PolicyEvent",
+    "PolicyPlan", "Quantity", "Reset", "SpendCap", "add_months", "allow", "band", "check", "convert",
+    "current_period", "limit", "load_policy", "overage_between", "parse_duration", "parse_interval",
+    "parse_quantity", "period_index", "period_start", "price_of", "quantity_for", "remaining", "remaining_percent",
+    "total_price", "value",
 ]

@@ -1,23 +1,22 @@
 """Dashboard wiring (``meterbase.dashboard.providers``): a customer's metered entitlements this period.
 
 Read-only; the same counters :class:`~meterbase.policy.service.PolicyService` decides on, so the dashboard
-shows what ``allow()`` enforces. Customers without a policy assignment (or no policy at all) have none.
+shows what ``allow()`` enforces, with what the period's calls were worth (``price``), what is billable as
+overage (``overage_price``) and what they cost you (``cost``), in the policy's money. Customers without a policy
+assignment (or no policy at all) have none.
 """
 
 from __future__ import annotations
 
 from ..errors import NotFound
-from ..events.values import decimal_text
 from ..timeutil import iso
+from .results import text as _text
 from .service import PolicyService
 
 
-def _text(value):
-    return None if value is None else decimal_text(value)
-
-
 def entitlements(store, environment: str, customer_id: str) -> list[dict]:
-    """``name, unit, used, limit, remaining, resets_at`` (+ ``mode``, ``overage``) per limited entitlement."""
+    """``name, unit, used, limit, remaining, resets_at`` (+ ``mode``, ``overage``, ``price``, ``overage_price``,
+    ``cost``) per limited entitlement."""
     svc = PolicyService(store, environment=environment)
     customer = svc.get_customer(customer_id)
     if customer is None:
@@ -42,5 +41,8 @@ def entitlements(store, environment: str, customer_id: str) -> list[dict]:
             "resets_at": None if s.period_end is None else iso(s.period_end),
             "mode": s.mode,
             "overage": _text(s.overage),
+            "price": _text(s.price),
+            "overage_price": _text(s.overage_price),
+            "cost": _text(s.cost),
         })
     return out

@@ -24,8 +24,9 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 from ..events.values import decimal_text
-from .service import Outcome, PolicyService
-from .units import TIME, UNITS, Amount
+from .results import Outcome
+from .service import PolicyService
+from ..units import TIME, UNITS, Amount
 
 ZERO = Decimal(0)
 NO_ACCESS = "NO_ACCESS"

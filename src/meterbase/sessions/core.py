@@ -25,7 +25,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Literal
 
 from ..events.values import decimal_text
-from ..policy.units import exact
+from ..units import exact
 from ..timeutil import US_PER_SECOND, iso_us
 
 RUNNING, STOPPING, STOPPED = "running", "stopping", "stopped"

@@ -39,7 +39,7 @@ from ..events.model import MAX_ID_LEN
 from ..events.values import decimal_text
 from ..ids import new_id
 from ..policy.service import PolicyService
-from ..policy.units import TIME, UNITS
+from ..units import TIME, UNITS
 from ..storage import sessions_repo as repo
 from ..storage.store import Store
 from ..timeutil import US_PER_SECOND, Clock, to_us

@@ -31,32 +31,27 @@ skips the ones it already applied.
 A fill that read the database after another thread's invalidation of the same customer must not
 resurrect stale rows: fills take a :meth:`View.mark` *before* reading and :meth:`View.put_customer`
 refuses rows of a customer invalidated since that mark.
+
+This module holds the views and the invalidation logic; the freshness sources are one file per dialect:
+:mod:`.policy_cache_sqlite` (``data_version`` probes) and :mod:`.policy_cache_pg` (the LISTEN thread).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
-import select
-import selectors
-import sqlite3
 import threading
 import time
-import weakref
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import orjson
-from sqlalchemy import text
 
-log = logging.getLogger("meterbase.policy.cache")
+from .policy_cache_pg import CHANNEL, NOTIFY as _NOTIFY, Listener as _Listener, log
+from .policy_cache_sqlite import DataVersion as _DataVersion, sqlite_path as _sqlite_path
 
-CHANNEL = "meterbase_policy"
 MAX_CUSTOMERS = 100_000  # per environment view; beyond that the view starts over (bounded memory)
 MAX_DIRTY = 10_000  # invalidation marks kept per view before it is replaced instead
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 class CustomerEntry:
@@ -252,188 +247,6 @@ class Changes:
         if self.cache.announces:
             payload = orjson.dumps([self.cache.sender, self.environment, customer_id]).decode()
             self.conn.execute(_NOTIFY, {"payload": payload})
-
-
-# ---------------------------------------------------------------------------------------------- SQLite
-
-
-def _sqlite_path(url) -> str | None:
-    database = url.database or ""
-    if not database or database == ":memory:" or database.startswith("file:") or url.query.get("mode") == "memory":
-        return None
-    return database
-
-
-class _Probe:
-    """One thread's connection and the ``data_version`` it last saw (weakly tracked for close())."""
-
-    __slots__ = ("conn", "cursor", "version", "__weakref__")
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn, self.cursor = conn, conn.cursor()
-        self.version = self.data_version()
-
-    def data_version(self) -> int:
-        return self.cursor.execute("PRAGMA data_version").fetchone()[0]
-
-
-class _DataVersion:
-    """Has any other connection committed since this thread last asked? ``PRAGMA data_version`` on a
-    connection per thread, so the hot path takes no lock (sqlite3 drops the GIL while it runs, so one
-    shared connection behind a lock convoys threads).
-
-    A thread's first answer cannot be compared with anything, so it joins under a lock: it reads its
-    own baseline, *then* a shared reference connection's version, and drops every view when the
-    reference changed since the previous join. Any commit after a fill's read is therefore seen,
-    before a later reader could serve that fill, by the thread whose baseline predates it, or by the
-    reference check of the join whose baseline includes it.
-    """
-
-    def __init__(self, path: str, reset: Callable[[], None]):
-        self._uri = Path(path).expanduser().resolve().as_uri() + "?mode=rw"
-        self._reset = reset
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._probes: weakref.WeakSet[_Probe] = weakref.WeakSet()
-        self._reference: _Probe | None = None
-        self._reference_version: int | None = None
-        self._closed = False
-
-    def fresh(self) -> bool:
-        probe = getattr(self._local, "probe", None)
-        try:
-            if probe is None:
-                return self._join()
-            version = probe.data_version()
-        except sqlite3.Error as exc:  # busy (never waited for), no file yet, closed: read through this time
-            log.debug("data_version probe failed: %s", exc)
-            return False
-        if version != probe.version:
-            probe.version = version
-            self._reset()
-        return not self._closed
-
-    def _join(self) -> bool:
-        with self._lock:
-            if self._closed:
-                return False
-            probe = _Probe(self._connect())
-            if self._reference is None:
-                self._reference = _Probe(self._connect())
-            reference = self._reference.data_version()
-            if reference != self._reference_version:
-                self._reference_version = reference
-                self._reset()
-            self._probes.add(probe)
-            self._local.probe = probe
-        return True
-
-    def _connect(self) -> sqlite3.Connection:
-        # timeout 0: a probe never waits for a lock (it may run on an event loop); busy means read through
-        return sqlite3.connect(self._uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for probe in list(self._probes):
-                probe.conn.close()  # a thread still using it gets sqlite3.Error: reads through
-            if self._reference is not None:
-                self._reference.conn.close()
-
-
-# ---------------------------------------------------------------------------------------------- PostgreSQL
-
-
-class _Listener:
-    """A daemon thread that LISTENs on :data:`CHANNEL`, applies notifications and tells the cache when
-    it (dis)connects; :meth:`fresh` says whether readers may trust the views right now."""
-
-    PING_SECONDS = 10.0  # liveness query on an idle connection
-    RETRY_SECONDS = 0.05  # first reconnection delay, doubling up to MAX_BACKOFF
-    MAX_BACKOFF = 5.0
-
-    def __init__(self, conninfo: str, cache: PolicyCache):
-        self.backend_pid: int | None = None  # of the LISTEN connection (tests terminate it)
-        self.connected = False
-        self._fd: int | None = None  # its socket
-        self._busy = False  # reading or applying notifications
-        self._local = threading.local()  # readers' poll objects (one may not be polled concurrently)
-        self._conninfo = conninfo
-        self._cache = cache
-        self._stop = threading.Event()
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="meterbase-policy-listener", daemon=True)
-        self._thread.start()
-
-    def fresh(self) -> bool:
-        """Connected, and no notification waits unapplied: neither in the socket nor being applied.
-
-        Lets readers read through instead of waiting for this thread to get the GIL. The socket is
-        polled first: once the thread has drained it, ``_busy`` covers the rest.
-        """
-        fd = self._fd
-        if not self.connected or fd is None:
-            return False
-        local = self._local
-        if getattr(local, "fd", None) != fd:
-            local.poller, local.fd = select.poll(), fd
-            local.poller.register(fd, select.POLLIN)
-        return not local.poller.poll(0) and not self._busy
-
-    def _run(self) -> None:
-        import psycopg
-
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5,
-                                     application_name="meterbase-policy-cache") as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.backend_pid, self._fd, failures = conn.info.backend_pid, conn.pgconn.socket, 0
-                    self._cache._reset()  # anything cached before LISTEN may have missed notifications
-                    self.connected = True
-                    try:
-                        self._pump(conn, self._cache._on_notify)
-                    finally:  # before the socket closes (its number could be reused)
-                        self.connected, self._fd = False, None
-                        self._cache._reset()
-            except Exception as exc:  # noqa: BLE001 - any failure: read through, then reconnect
-                if not self._stop.is_set():
-                    log.warning("policy cache listener disconnected (%s); reading through until it is back", exc)
-            self._stop.wait(min(self.RETRY_SECONDS * 2**failures, self.MAX_BACKOFF))
-            failures += 1
-
-    def _pump(self, conn, on_notify: Callable[[str], None]) -> None:
-        last_ping = time.monotonic()
-        with selectors.DefaultSelector() as sel:
-            sel.register(conn.pgconn.socket, selectors.EVENT_READ, "db")
-            sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-            while not self._stop.is_set():
-                ready = {key.data for key, _ in sel.select(self.PING_SECONDS)}
-                if "wake" in ready:
-                    return
-                got = False
-                if "db" in ready:
-                    self._busy = True
-                    try:
-                        for notify in conn.notifies(timeout=0):
-                            got = True
-                            on_notify(notify.payload)
-                    finally:
-                        self._busy = False
-                if ("db" in ready and not got) or time.monotonic() - last_ping >= self.PING_SECONDS:
-                    conn.execute("SELECT 1")  # readable without notifications: maybe EOF, raises when so
-                    last_ping = time.monotonic()
-
-    def close(self) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        os.write(self._wake_w, b"x")
-        self._thread.join(5)
-        if not self._thread.is_alive():  # else it still polls them: leave them open
-            for fd in (self._wake_r, self._wake_w):
-                os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------- lifecycle

@@ -17,11 +17,12 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, literal_column, select, text, true, update
 
 from .schema import policy_allows as pa, policy_counters as pc, policy_customers as cu, policy_documents as pd
+from .schema import webhook_endpoints as we
 from .upsert import insert
 
 _NAMESPACE = 0x706F  # "po": advisory-lock namespace for publishing policy documents (PostgreSQL)
@@ -142,6 +143,20 @@ def update_customer(conn, environment: str, customer_id: str, now_us: int, *, pl
 # ---------------------------------------------------------------------------------------------- counters
 
 
+class Usage(NamedTuple):
+    """A counter's totals: ``used`` and billable ``overage`` (credit units), and the sums of the period's call
+    prices (``price``, ``overage_price``, ``cost``; None on counters written before revision 0201)."""
+
+    used: Decimal
+    overage: Decimal
+    price: Decimal | None = ZERO
+    overage_price: Decimal | None = ZERO
+    cost: Decimal | None = ZERO
+
+
+NO_USAGE = Usage(ZERO, ZERO)
+
+
 @dataclass(frozen=True)
 class CounterRow:
     customer_id: str
@@ -152,9 +167,17 @@ class CounterRow:
     used: Decimal
     overage: Decimal
     limit_value: Decimal | None
+    price: Decimal | None = ZERO
+    overage_price: Decimal | None = ZERO
+    cost: Decimal | None = ZERO
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(self.used, self.overage, self.price, self.overage_price, self.cost)
 
 
-_COUNTER_COLS = (pc.c.customer_id, pc.c.entitlement, pc.c.period_start, pc.c.period_end, pc.c.credit, pc.c.used, pc.c.overage, pc.c.limit_value)
+_COUNTER_COLS = (pc.c.customer_id, pc.c.entitlement, pc.c.period_start, pc.c.period_end, pc.c.credit, pc.c.used,
+                 pc.c.overage, pc.c.limit_value, pc.c.price, pc.c.overage_price, pc.c.cost)
 _COUNTER_KEY = (pc.c.environment == _ENV, pc.c.customer_id == _CUSTOMER, pc.c.entitlement == _ENTITLEMENT,
                 pc.c.period_start == bindparam("k_start"))
 _GET_COUNTER = select(*_COUNTER_COLS).where(*_COUNTER_KEY)
@@ -169,6 +192,8 @@ _PREVIOUS_COUNTER = (
 _SET_COUNTER = update(pc).where(*_COUNTER_KEY).values(
     used=bindparam("b_used", type_=pc.c.used.type), overage=bindparam("b_overage", type_=pc.c.overage.type),
     limit_value=bindparam("b_limit", type_=pc.c.limit_value.type), updated_at=bindparam("b_now"),
+    price=bindparam("b_price", type_=pc.c.price.type), overage_price=bindparam("b_oprice", type_=pc.c.price.type),
+    cost=bindparam("b_cost", type_=pc.c.price.type),
 )
 _COUNTERS_BETWEEN = (
     select(*_COUNTER_COLS)
@@ -194,7 +219,8 @@ def _insert_counter(conn):
             environment=_ENV, customer_id=_CUSTOMER, entitlement=_ENTITLEMENT, period_start=bindparam("k_start"),
             period_end=bindparam("b_end"), credit=bindparam("b_credit"),
             used=bindparam("b_zero", type_=pc.c.used.type), overage=bindparam("b_zero", type_=pc.c.overage.type),
-            limit_value=bindparam("b_limit", type_=pc.c.limit_value.type),
+            price=bindparam("b_zero", type_=pc.c.price.type), overage_price=bindparam("b_zero", type_=pc.c.price.type),
+            cost=bindparam("b_zero", type_=pc.c.price.type), limit_value=bindparam("b_limit", type_=pc.c.limit_value.type),
             created_at=bindparam("b_now"), updated_at=bindparam("b_now"),
         )
         .on_conflict_do_nothing(index_elements=["environment", "customer_id", "entitlement", "period_start"])
@@ -228,11 +254,12 @@ def previous_counter(conn, environment: str, customer_id: str, entitlement: str,
 
 def set_counter(
     conn, environment: str, customer_id: str, entitlement: str, period_start: int, *,
-    used: Decimal, overage: Decimal, limit_value: Decimal | None, now_us: int,
+    usage: Usage, limit_value: Decimal | None, now_us: int,
 ) -> None:
     """Write the new totals of a counter locked by :func:`lock_counter` in this transaction."""
     params = {**_key(environment, customer_id, entitlement, period_start),
-              "b_used": used, "b_overage": overage, "b_limit": limit_value, "b_now": now_us}
+              "b_used": usage.used, "b_overage": usage.overage, "b_limit": limit_value, "b_now": now_us,
+              "b_price": usage.price, "b_oprice": usage.overage_price, "b_cost": usage.cost}
     conn.execute(_SET_COUNTER, params)
 
 
@@ -248,23 +275,25 @@ def counters_between(conn, environment: str, customer_id: str, start: int, end: 
 @dataclass(frozen=True)
 class StateRow:
     """What a decision reads (:func:`read_state`): the customer, the active document's version and
-    digest, and the customer's latest counter of the entitlement that started at or before *now*."""
+    digest, the customer's latest counter of the entitlement that started at or before *now*, and whether
+    the environment has webhook endpoints (so an ``allow()`` without any skips the outbox)."""
 
     customer: CustomerRow
     version: int | None
     digest: str | None
-    latest: tuple[int, Decimal, Decimal] | None  # (period_start, used, overage)
+    latest: tuple[int, Usage] | None  # (period_start, its totals)
     now: int
+    hooks: int = 0  # enabled webhook endpoints of the environment (0: no outbox rows to write)
 
-    def usage(self, period_start: int) -> tuple[Decimal, Decimal] | None:
-        """``(used, overage)`` of the period starting at ``period_start``, or None when this row cannot
-        tell (the period starts after *now*, or the latest counter started later: ask :func:`get_counter`)."""
+    def usage(self, period_start: int) -> Usage | None:
+        """The totals of the period starting at ``period_start``, or None when this row cannot tell (the
+        period starts after *now*, or the latest counter started later: ask :func:`get_counter`)."""
         if period_start > self.now:
             return None
         if self.latest is None or self.latest[0] < period_start:
-            return ZERO, ZERO  # no counter at or after that start up to now: nothing used yet
+            return NO_USAGE  # no counter at or after that start up to now: nothing used yet
         if self.latest[0] == period_start:
-            return self.latest[1], self.latest[2]
+            return self.latest[1]
         return None
 
 
@@ -277,8 +306,13 @@ _LATEST_START = (
     .correlate(None)
     .scalar_subquery()
 )
+_HOOKS = (
+    select(func.count()).select_from(we).where(we.c.environment == _ENV, we.c.disabled.is_(False))
+    .correlate(None).scalar_subquery()
+)
 _READ_STATE = (
-    select(*_CUSTOMER_COLS, _ACTIVE.c.version, _ACTIVE.c.digest, _LATEST.c.period_start, _LATEST.c.used, _LATEST.c.overage)
+    select(*_CUSTOMER_COLS, _ACTIVE.c.version, _ACTIVE.c.digest, _LATEST.c.period_start, _LATEST.c.used, _LATEST.c.overage,
+           _LATEST.c.price, _LATEST.c.overage_price, _LATEST.c.cost, _HOOKS)
     .select_from(
         cu.outerjoin(_ACTIVE, true()).outerjoin(_LATEST, and_(
             _LATEST.c.environment == cu.c.environment, _LATEST.c.customer_id == cu.c.customer_id,
@@ -295,8 +329,8 @@ def read_state(conn, environment: str, customer_id: str, entitlement: str, now_u
     row = conn.execute(_READ_STATE, params).first()
     if row is None:
         return None
-    latest = None if row[7] is None else (row[7], row[8], row[9])
-    return StateRow(CustomerRow(*row[:5]), row[5], row[6], latest, now_us)
+    latest = None if row[7] is None else (row[7], Usage(*row[8:13]))
+    return StateRow(CustomerRow(*row[:5]), row[5], row[6], latest, now_us, row[13])
 
 
 # ---------------------------------------------------------------------------------------------- idempotency

@@ -181,6 +181,11 @@ policy_counters = Table(
     Column("used", ExactDecimal, nullable=False),
     Column("overage", ExactDecimal, nullable=False),  # part of `used` past a soft limit (billable)
     Column("limit_value", ExactDecimal),  # the limit when the counter last changed
+    # sums of the period's allow() prices (0201): list price of billable units, the overage to bill, your cost;
+    # NULL on counters from before 0201 (their overage is priced from the credit's curve instead)
+    Column("price", ExactDecimal),
+    Column("overage_price", ExactDecimal),
+    Column("cost", ExactDecimal),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("environment", "customer_id", "entitlement", "period_start", name="pk_policy_counters"),
@@ -394,3 +399,4 @@ audit_log = Table(
 )
 from . import schema_dashboard  # noqa: E402,F401  (dashboard tables register on this metadata)
 from . import schema_credits  # noqa: E402,F401  (credits tables, on this metadata)
+from . import schema_policy  # noqa: E402,F401  (policy spend caps)

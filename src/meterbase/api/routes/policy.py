@@ -10,12 +10,17 @@ decimal strings (``"3600"``, ``"0.5"``); refusals are ordinary ``200`` answers w
 * ``GET /v1/policy``, ``GET /v1/policy/versions``, ``GET /v1/policy/versions/{n}``.
 * ``POST /v1/policy/customers`` ``{customer_id, plan?, anchor?}`` — ensure (existing: unchanged).
 * ``GET /v1/policy/customers/{id}``; ``PUT /v1/policy/customers/{id}/plan`` ``{plan, reset_anchor?}``.
-* ``POST /v1/policy/check`` ``{customer_id, entitlement, amount?}`` — read-only. Answered on the event
-  loop when the policy cache can (no I/O), otherwise in the threadpool.
+* ``POST /v1/policy/check`` ``{customer_id, entitlement, amount?}`` — read-only, priced like allow (a preview).
+  Answered on the event loop when the policy cache can (no I/O), otherwise in the threadpool.
 * ``POST /v1/policy/allow`` ``{customer_id, entitlement, amount, idempotency_key?}`` (or an
-  ``Idempotency-Key`` header) — consume.
-* ``GET /v1/policy/customers/{id}/entitlements/{name}`` (used, limit, remaining, percent, period) and
-  ``.../remaining``, ``.../value?percent=true``, ``.../limit``.
+  ``Idempotency-Key`` header) — consume; every answer carries ``price_diff``, ``overage_price`` and
+  ``overhead_cost``. A negative amount is a refund.
+* ``GET /v1/policy/customers/{id}/entitlements/{name}`` (used, limit, remaining, percent, period, the period's
+  prices, spend caps) and ``.../remaining?percent=``, ``.../value?percent=true``, ``.../limit``.
+* ``GET /v1/policy/customers/{id}/overage?from=&to=&currency=`` — soft-limit overage as invoice lines, priced with
+  the recorded prices of the calls.
+
+Request and answer shapes are the models of :mod:`.policy_schemas` (documented in ``/openapi.json``).
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
 from ...events.validate import check_text
-from ...events.values import decimal_text
+from ...policy.results import text as decimal_text
 from ...policy.service import PolicyService
-from ...timeutil import parse_instant
+from ...timeutil import from_us, parse_instant
 from ..auth import Principal, customer_reader, own_customer, principal, writer
-from ..deps import json_body, read_body
+from ..deps import instant_param, json_body, read_body
+from . import policy_schemas as S
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -138,34 +144,47 @@ def _json(content: dict) -> Response:
 
 # ---------------------------------------------------------------------------------------------- documents
 
+_CUSTOMER = Path(description="The customer's id (as given to POST /v1/policy/customers).")
+_ENTITLEMENT = Path(description="An entitlement of the customer's plan.")
+_PUT_BODY = {"requestBody": {"required": True, "description": "The policy document: YAML text, or JSON (the document "
+                             "itself, `{\"policy\": {...}}`, or `{\"format\", \"source\"}`).", "content": {
+    "application/yaml": {"schema": {"type": "string", "description": "`policy: {credits: {...}, plans: {...}}`"}},
+    "application/json": {"schema": {"anyOf": [S.PolicySourceIn.model_json_schema(),
+                                              {"type": "object", "required": ["policy"], "properties": {"policy": {"type": "object"}}}]}},
+}}}
 
-@router.put("", summary="Replace the active policy document (YAML or JSON body)")
+
+@router.put("", summary="Replace the active policy document (YAML or JSON body)", response_model=S.PolicyVersionOut,
+            openapi_extra=_PUT_BODY)
 async def put_policy(request: Request, p: Principal = Depends(writer)):
     source, fmt = _document(await read_body(request, "a policy document (YAML or JSON)"), request.headers.get("content-type", ""))
     check_text(source, "body")  # no NUL: PostgreSQL cannot store it
     version = await run_in_threadpool(_svc(request, p).set_policy, source, fmt)
-    return {**version.to_dict(), "created": version.created}
+    return _json({**version.to_dict(), "created": version.created})
 
 
-@router.get("", summary="The active policy document")
+@router.get("", summary="The active policy document", response_model=S.PolicyVersionOut)
 def get_policy(request: Request, p: Principal = Depends(principal)):
-    return _svc(request, p).get_policy().to_dict(include_source=True)
+    return _json(_svc(request, p).get_policy().to_dict(include_source=True))
 
 
-@router.get("/versions", summary="Stored policy versions, newest first")
-def list_versions(request: Request, limit: int = Query(100, ge=1, le=1000), p: Principal = Depends(principal)):
-    return {"data": _svc(request, p).policy_versions(limit)}
+@router.get("/versions", summary="Stored policy versions, newest first", response_model=S.PolicyVersionsOut)
+def list_versions(request: Request, limit: int = Query(100, ge=1, le=1000, description="At most this many versions."),
+                  p: Principal = Depends(principal)):
+    return _json({"data": _svc(request, p).policy_versions(limit)})
 
 
-@router.get("/versions/{version}", summary="One stored policy version")
-def get_version(request: Request, version: int = Path(ge=1, le=2**31 - 1), p: Principal = Depends(principal)):
-    return _svc(request, p).get_policy(version).to_dict(include_source=True)
+@router.get("/versions/{version}", summary="One stored policy version", response_model=S.PolicyVersionOut)
+def get_version(request: Request, version: int = Path(ge=1, le=2**31 - 1, description="The version number (1, 2, ...)."),
+                p: Principal = Depends(principal)):
+    return _json(_svc(request, p).get_policy(version).to_dict(include_source=True))
 
 
 # ---------------------------------------------------------------------------------------------- customers
 
 
-@router.post("/customers", summary="Ensure a customer exists (an existing customer is returned unchanged)")
+@router.post("/customers", summary="Ensure a customer exists (an existing customer is returned unchanged)",
+             response_model=S.PolicyCustomerOut, openapi_extra=S.body(S.EnsureCustomerIn, "The customer to ensure."))
 async def ensure_customer(request: Request, p: Principal = Depends(writer)):
     body = _object(await json_body(request))
     _only(body, {"customer_id", "plan", "anchor"})
@@ -181,20 +200,21 @@ async def ensure_customer(request: Request, p: Principal = Depends(writer)):
     customer = await run_in_threadpool(
         lambda: svc.ensure_customer(_str(body, "customer_id"), _str(body, "plan", required=False), anchor=anchor)
     )
-    return customer.to_dict()
+    return _json(customer.to_dict())
 
 
-@router.get("/customers/{customer_id}", summary="A customer's plan and period anchor")
-def get_customer(request: Request, customer_id: str, p: Principal = Depends(customer_reader)):
+@router.get("/customers/{customer_id}", summary="A customer's plan and period anchor", response_model=S.PolicyCustomerOut)
+def get_customer(request: Request, customer_id: str = _CUSTOMER, p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     customer = _svc(request, p).get_customer(customer_id)
     if customer is None:
         raise NotFound(f"unknown customer {customer_id!r}", "customer_id")
-    return customer.to_dict()
+    return _json(customer.to_dict())
 
 
-@router.put("/customers/{customer_id}/plan", summary="Move a customer to a plan (created if missing)")
-async def set_plan(request: Request, customer_id: str, p: Principal = Depends(writer)):
+@router.put("/customers/{customer_id}/plan", summary="Move a customer to a plan (created if missing)",
+            response_model=S.PolicyCustomerOut, openapi_extra=S.body(S.SetPlanIn, "The new plan."))
+async def set_plan(request: Request, customer_id: str = _CUSTOMER, p: Principal = Depends(writer)):
     body = _object(await json_body(request))
     _only(body, {"plan", "reset_anchor"})
     reset = body.get("reset_anchor", False)
@@ -202,13 +222,14 @@ async def set_plan(request: Request, customer_id: str, p: Principal = Depends(wr
         raise ValidationError("reset_anchor must be true or false", "reset_anchor")
     svc = _svc(request, p)
     customer = await run_in_threadpool(lambda: svc.set_plan(customer_id, _str(body, "plan"), reset_anchor=reset))
-    return customer.to_dict()
+    return _json(customer.to_dict())
 
 
 # ---------------------------------------------------------------------------------------------- decisions
 
 
-@router.post("/check", summary="Would allow() accept this amount? Read-only")
+@router.post("/check", summary="Would allow() accept this amount, and what would it be worth? Read-only",
+             response_model=S.DecisionOut, openapi_extra=S.body(S.CheckIn, "The call to preview."))
 async def check(request: Request, p: Principal = Depends(principal)):
     body = _object(await json_body(request))
     _only(body, {"customer_id", "entitlement", "amount"})
@@ -220,8 +241,11 @@ async def check(request: Request, p: Principal = Depends(principal)):
     return _json(outcome.to_dict())
 
 
-@router.post("/allow", summary="Decide and consume (hard limit: refuse, soft limit: consume and report overage)")
-async def allow(request: Request, p: Principal = Depends(writer), idempotency_key: Optional[str] = Header(None)):
+@router.post("/allow", summary="Decide, consume and price (hard limit or spend cap: refuse; soft: consume and report overage)",
+             response_model=S.DecisionOut, openapi_extra=S.body(S.AllowIn, "The call to meter."))
+async def allow(request: Request, p: Principal = Depends(writer),
+                idempotency_key: Optional[str] = Header(None, description="A retry with the same key returns the first "
+                                                                          "decision without consuming again.")):
     body = _object(await json_body(request))
     _only(body, {"customer_id", "entitlement", "amount", "idempotency_key"})
     key = body.get("idempotency_key", idempotency_key)
@@ -234,29 +258,55 @@ async def allow(request: Request, p: Principal = Depends(writer), idempotency_ke
     return _json(outcome.to_dict())
 
 
-@router.get("/customers/{customer_id}/entitlements/{entitlement}", summary="Usage, limit and remaining this period")
-def entitlement_status(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(customer_reader)):
+@router.get("/customers/{customer_id}/entitlements/{entitlement}", summary="Usage, limit, remaining and prices this period",
+            response_model=S.EntitlementStatusOut)
+def entitlement_status(request: Request, customer_id: str = _CUSTOMER, entitlement: str = _ENTITLEMENT,
+                       p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
-    return _svc(request, p).status(customer_id, entitlement).to_dict()
+    return _json(_svc(request, p).status(customer_id, entitlement).to_dict())
 
 
-@router.get("/customers/{customer_id}/entitlements/{entitlement}/remaining", summary="max(0, limit - used)")
-def remaining(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(customer_reader)):
+_PERCENT = Query(False, description="As a percent of the limit.")
+
+
+@router.get("/customers/{customer_id}/entitlements/{entitlement}/remaining", summary="max(0, limit - used)",
+            response_model=S.RemainingOut)
+def remaining(request: Request, customer_id: str = _CUSTOMER, entitlement: str = _ENTITLEMENT, percent: bool = _PERCENT,
+              p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
-    value = _svc(request, p).remaining(customer_id, entitlement)
-    return {"customer_id": customer_id, "entitlement": entitlement, "remaining": _num(value)}
+    value = _svc(request, p).remaining(customer_id, entitlement, percent)
+    return _json({"customer_id": customer_id, "entitlement": entitlement, "percent": percent, "remaining": _num(value)})
 
 
-@router.get("/customers/{customer_id}/entitlements/{entitlement}/value", summary="Usage this period (or percent of the limit)")
-def value(request: Request, customer_id: str, entitlement: str, percent: bool = False,
+@router.get("/customers/{customer_id}/entitlements/{entitlement}/value", summary="Usage this period (or percent of the limit)",
+            response_model=S.ValueOut)
+def value(request: Request, customer_id: str = _CUSTOMER, entitlement: str = _ENTITLEMENT, percent: bool = _PERCENT,
           p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     v = _svc(request, p).value(customer_id, entitlement, percent)
-    return {"customer_id": customer_id, "entitlement": entitlement, "percent": percent, "value": _num(v)}
+    return _json({"customer_id": customer_id, "entitlement": entitlement, "percent": percent, "value": _num(v)})
 
 
-@router.get("/customers/{customer_id}/entitlements/{entitlement}/limit", summary="The limit in the credit's units")
-def limit(request: Request, customer_id: str, entitlement: str, p: Principal = Depends(customer_reader)):
+@router.get("/customers/{customer_id}/entitlements/{entitlement}/limit", summary="The limit in the credit's units",
+            response_model=S.LimitOut)
+def limit(request: Request, customer_id: str = _CUSTOMER, entitlement: str = _ENTITLEMENT,
+          p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     v = _svc(request, p).limit(customer_id, entitlement)
-    return {"customer_id": customer_id, "entitlement": entitlement, "limit": _num(v)}
+    return _json({"customer_id": customer_id, "entitlement": entitlement, "limit": _num(v)})
+
+
+@router.get("/customers/{customer_id}/overage", summary="Soft-limit overage as invoice lines, priced as the calls were",
+            response_model=S.OverageLinesOut)
+def overage(request: Request, customer_id: str = _CUSTOMER,
+            from_: Optional[str] = Query(None, alias="from", description="Periods starting at or after this ISO-8601 "
+                                                                         "instant (default: the epoch)."),
+            to: Optional[str] = Query(None, description="Periods starting before this ISO-8601 instant (default: now)."),
+            currency: str = Query("USD", min_length=3, max_length=3, description="ISO 4217 code the lines are rounded in."),
+            p: Principal = Depends(customer_reader)):
+    own_customer(p, customer_id)
+    svc = _svc(request, p)
+    start, end = instant_param(from_, "from") or 0, instant_param(to, "to")
+    lines = svc.overage_lines(customer_id, from_us(start), from_us(end if end is not None else svc.now_us() + 1),
+                              currency.upper())
+    return _json({"currency": currency.upper(), "data": [line.to_dict() for line in lines]})

@@ -17,13 +17,16 @@ strings in the credit's units; errors the usual ``{code, message, field}``.
   the running session (the seed's ``getComputeDisplay``).
 * ``POST /v1/sessions/reap`` ``{max_idle_seconds?=1800, charge_until?="now"}`` — one reaper pass over this
   environment (``meterbase sessions reap`` does the same from cron or as a loop).
+
+Request and answer shapes are the models of :mod:`.sessions_schemas` (in ``/openapi.json``); answers are the
+service's ``to_dict()`` sent as they are, so the models document them without filtering them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -32,7 +35,9 @@ from ...sessions.core import CHARGE_UNTIL, DEFAULT_ACCESS, DEFAULT_ENTITLEMENT, 
 from ...sessions.service import SessionService
 from ..auth import Principal, principal, writer
 from ..deps import json_body
+from . import sessions_schemas as S
 from .policy import policy_service
+from .policy_schemas import body as _documented
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
@@ -86,7 +91,15 @@ def _status(status: Optional[str]) -> Optional[str]:
     return status
 
 
-@router.post("/sessions", summary="Pre-start check, then start a live session")
+_SESSION = Path(description="The session's id.")
+_CUSTOMER = Path(description="The customer's id.")
+_STATUS = Query(None, description="Only sessions in this status: running, stopping or stopped.")
+_LIMIT = Query(100, ge=1, le=1000, description="At most this many sessions, newest first.")
+
+
+@router.post("/sessions", summary="Pre-start check, then start a live session", response_model=S.StartOut,
+             responses={201: {"model": S.StartOut, "description": "Started."}},
+             openapi_extra=_documented(S.StartSessionIn, "The session to start."))
 async def start_session(request: Request, p: Principal = Depends(writer)):
     body = _object(await json_body(request), {"customer_id", "session_id", "entitlement", "access_entitlement",
                                               "plan", "description", "allow_overage"})
@@ -105,15 +118,18 @@ async def start_session(request: Request, p: Principal = Depends(writer)):
     return JSONResponse(result.to_dict(svc.now_us()), status_code=status)
 
 
-@router.get("/sessions", summary="Sessions, newest first")
-def list_sessions(request: Request, customer_id: Optional[str] = None, status: Optional[str] = None,
-                  limit: int = Query(100, ge=1, le=1000), p: Principal = Depends(principal)):
+@router.get("/sessions", summary="Sessions, newest first", response_model=S.SessionsOut)
+def list_sessions(request: Request,
+                  customer_id: Optional[str] = Query(None, description="Only this customer's sessions."),
+                  status: Optional[str] = _STATUS, limit: int = _LIMIT, p: Principal = Depends(principal)):
     svc = _svc(request, p)
     now = svc.now_us()
-    return {"data": [s.to_dict(now) for s in svc.list(customer_id, _status(status), limit)]}
+    return JSONResponse({"data": [s.to_dict(now) for s in svc.list(customer_id, _status(status), limit)]})
 
 
-@router.post("/sessions/reap", summary="Stop and meter sessions without a heartbeat for max_idle_seconds")
+@router.post("/sessions/reap", summary="Stop and meter sessions without a heartbeat for max_idle_seconds",
+             response_model=S.ReapOut, openapi_extra={"requestBody": {**_documented(S.ReapIn, "Optional settings; an "
+                                                                                        "empty body uses the defaults.")["requestBody"], "required": False}})
 async def reap(request: Request, p: Principal = Depends(writer)):
     body = await _optional_body(request, {"max_idle_seconds", "charge_until", "recover_after"})
     max_idle = body.get("max_idle_seconds", 1800)
@@ -126,38 +142,40 @@ async def reap(request: Request, p: Principal = Depends(writer)):
         raise ValidationError(f"charge_until must be one of {', '.join(CHARGE_UNTIL)}", "charge_until")
     svc = _svc(request, p)
     result = await run_in_threadpool(lambda: svc.reap(max_idle, charge_until=charge_until, recover_after=recover))
-    return result.to_dict()
+    return JSONResponse(result.to_dict())
 
 
-@router.get("/sessions/{session_id}", summary="One session")
-def get_session(request: Request, session_id: str, p: Principal = Depends(principal)):
+@router.get("/sessions/{session_id}", summary="One session", response_model=S.SessionOut)
+def get_session(request: Request, session_id: str = _SESSION, p: Principal = Depends(principal)):
     svc = _svc(request, p)
-    return svc.require(session_id).to_dict(svc.now_us())
+    return JSONResponse(svc.require(session_id).to_dict(svc.now_us()))
 
 
-@router.post("/sessions/{session_id}/heartbeat", summary="Keep a running session alive")
-async def heartbeat(request: Request, session_id: str, p: Principal = Depends(writer)):
+@router.post("/sessions/{session_id}/heartbeat", summary="Keep a running session alive", response_model=S.SessionOut)
+async def heartbeat(request: Request, session_id: str = _SESSION, p: Principal = Depends(writer)):
     svc = _svc(request, p)
     session = await run_in_threadpool(svc.heartbeat, session_id)
-    return session.to_dict(svc.now_us())
+    return JSONResponse(session.to_dict(svc.now_us()))
 
 
-@router.post("/sessions/{session_id}/stop", summary="Stop and meter the session (exactly once)")
-async def stop(request: Request, session_id: str, p: Principal = Depends(writer)):
+@router.post("/sessions/{session_id}/stop", summary="Stop and meter the session (exactly once)", response_model=S.StopOut)
+async def stop(request: Request, session_id: str = _SESSION, p: Principal = Depends(writer)):
     svc = _svc(request, p)
     result = await run_in_threadpool(svc.stop, session_id)
-    return result.to_dict()
+    return JSONResponse(result.to_dict())
 
 
-@router.get("/customers/{customer_id}/sessions", summary="A customer's sessions, newest first")
-def customer_sessions(request: Request, customer_id: str, status: Optional[str] = None,
-                      limit: int = Query(100, ge=1, le=1000), p: Principal = Depends(principal)):
+@router.get("/customers/{customer_id}/sessions", summary="A customer's sessions, newest first", response_model=S.SessionsOut)
+def customer_sessions(request: Request, customer_id: str = _CUSTOMER, status: Optional[str] = _STATUS,
+                      limit: int = _LIMIT, p: Principal = Depends(principal)):
     svc = _svc(request, p)
     now = svc.now_us()
-    return {"data": [s.to_dict(now) for s in svc.list(customer_id, _status(status), limit)]}
+    return JSONResponse({"data": [s.to_dict(now) for s in svc.list(customer_id, _status(status), limit)]})
 
 
-@router.get("/customers/{customer_id}/sessions/display", summary="Used / limit / remaining and the running session")
-def display(request: Request, customer_id: str, entitlement: str = DEFAULT_ENTITLEMENT,
+@router.get("/customers/{customer_id}/sessions/display", summary="Used / limit / remaining and the running session",
+            response_model=S.DisplayOut)
+def display(request: Request, customer_id: str = _CUSTOMER,
+            entitlement: str = Query(DEFAULT_ENTITLEMENT, description="The metered entitlement to show."),
             p: Principal = Depends(principal)):
-    return _svc(request, p).display(customer_id, entitlement).to_dict()
+    return JSONResponse(_svc(request, p).display(customer_id, entitlement).to_dict())
