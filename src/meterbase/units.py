@@ -9,8 +9,8 @@ Spellings follow Stof, the language Limitr runs on (``s``/``seconds``, ``hr``/``
 ``MiB``/``mebibytes``, ``bits``, ``km``, ``kg``...), plus five meterbase has always accepted and Limitr refuses:
 ``sec``, ``secs``, ``mins``, ``h``, ``hrs`` and ``B`` (:data:`METERBASE_ONLY`). Units belong to a dimension
 (time, bytes, length, mass); mixing dimensions, unknown units, floats, non-finite values, conversions that would
-need rounding (``'1s'`` into a ``min`` credit) and amounts outside :data:`MAX_ADJUSTED_EXPONENT` /
-:data:`MIN_EXPONENT` (the bounds events are aggregated within) are rejected with
+need rounding (``'1s'`` into a ``min`` credit) and amounts outside :func:`meterbase.exact.in_quantity_range`
+(the bounds events are aggregated within) are rejected with
 :class:`~meterbase.errors.ValidationError` naming the field. Stof's temperature and angle units are not supported.
 """
 
@@ -22,7 +22,7 @@ from datetime import timedelta
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 from .errors import ValidationError
-from .events.values import MAX_ADJUSTED_EXPONENT, MIN_EXPONENT
+from .exact import QUANTITY_INTEGER_DIGITS, QUANTITY_SCALE, in_quantity_range
 
 TIME = "time"
 BYTES = "bytes"
@@ -71,7 +71,7 @@ METERBASE_ONLY = ("sec", "secs", "mins", "h", "hrs", "B")
 """Spellings meterbase accepts and Limitr (Stof) refuses; kept so stored documents keep loading."""
 
 _QUANTITY_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]+)?\s*$")
-_BOUND = f"1e{MAX_ADJUSTED_EXPONENT + 1}"
+_BOUND = f"1e{QUANTITY_INTEGER_DIGITS}"
 
 Amount = int | Decimal | str
 """What callers may pass as an amount: an int, a finite Decimal, or a (unit) string."""
@@ -129,9 +129,9 @@ def exact(value: Decimal) -> Decimal:
 
 def bounded(value: Decimal, field: str | None = None) -> Decimal:
     """``value`` when events could aggregate it (magnitude below 1e30, at most 30 decimal places), else raise."""
-    if value and (value.adjusted() > MAX_ADJUSTED_EXPONENT or value.as_tuple().exponent < MIN_EXPONENT):
+    if not in_quantity_range(value):
         raise ValidationError(
-            f"{field or 'value'} must be below {_BOUND} in magnitude with at most {-MIN_EXPONENT} decimal places", field
+            f"{field or 'value'} must be below {_BOUND} in magnitude with at most {QUANTITY_SCALE} decimal places", field
         )
     return value
 
