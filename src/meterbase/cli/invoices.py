@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import ValidationError
 from ..policy.periods import add_months
-from ..storage.billing_store import Billing
+from ..invoicing import Billing
 from ..timeutil import iso_us, parse_instant
 from .common import DB_HELP, ENV_OPTION, console, err_console, friendly_errors, get_store
 

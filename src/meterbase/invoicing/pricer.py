@@ -20,10 +20,10 @@ from ..billing.invoice import InvoiceDraft, Segment, assemble, usage_windows
 from ..billing.periods import Period
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
+from ..storage import billing_repo as repo
+from ..storage import meters_repo, usage
+from ..storage.usage_batch import meter_totals_many
 from ..timeutil import from_us, to_us
-from . import billing_repo as repo
-from . import meters_repo, usage
-from .usage_batch import meter_totals_many
 
 ZERO = Decimal(0)
 #: A window needed by at least this many customers is read for every customer in one pass. That

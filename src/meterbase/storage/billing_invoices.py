@@ -195,6 +195,12 @@ def period_statuses(conn, environment: str | None) -> dict[tuple[str, int], str]
     return {(sid, start): status for sid, start, status in conn.execute(q)}
 
 
+def invoiced_after(conn, subscription_id: str, at_us: int) -> str | None:
+    """The id of a non-void invoice of the subscription whose period ends after ``at_us``, if any."""
+    return conn.execute(select(ti.c.id).where(ti.c.subscription_id == subscription_id, ti.c.period_end > at_us,
+                                              ti.c.status != VOID)).scalar()
+
+
 def set_status(conn, invoice_id: str, status: str, now_us: int) -> None:
     stamp = {FINALIZED: {"finalized_at": now_us}, VOID: {"voided_at": now_us}}.get(status, {})
     conn.execute(update(ti).where(ti.c.id == invoice_id).values(status=status, updated_at=now_us, **stamp))

@@ -6,8 +6,11 @@ before anything reaches here. Rows come back as small dataclasses with decoded J
 
 from __future__ import annotations
 
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterator
 
 import orjson
 from sqlalchemy import select, update
@@ -20,6 +23,7 @@ from ..pricing.decimals import text
 from ..timeutil import from_us, iso_us
 from . import upsert
 from .schema import billing_customers as tc
+from .schema import billing_threshold_hits as th
 from .schema import billing_plan_segments as tg
 from .schema import billing_products as tp
 from .schema import billing_subscriptions as ts
@@ -250,3 +254,42 @@ def add_segment(conn, sub: Subscription, effective_at: int, product_id: str, qua
 def set_cancel(conn, sub: Subscription, cancel: bool, ends_at: int | None, now_us: int) -> None:
     conn.execute(update(ts).where(ts.c.id == sub.id).values(cancel_at_period_end=cancel, ends_at=ends_at,
                                                             updated_at=now_us))
+
+
+def record_threshold_hit(conn, subscription_id: str, period_start: int, threshold: str, now_us: int) -> bool:
+    """Remember that ``threshold`` was reached in the period; False when it already was."""
+    stmt = upsert.insert(conn, th).values(subscription_id=subscription_id, period_start=period_start,
+                                          threshold=threshold, hit_at=now_us).on_conflict_do_nothing()
+    return upsert.inserted(conn, stmt, th.c.threshold)
+
+
+# -- the invoice run's reads ----------------------------------------------------------------------
+@contextmanager
+def snapshot(store) -> Iterator:
+    """A read transaction whose queries all see one state of the database (SQLite's WAL reads
+    already do; PostgreSQL needs ``REPEATABLE READ`` for that)."""
+    if store.read_engine.dialect.name != "postgresql":
+        with store.read() as conn:
+            yield conn
+        return
+    with store.read_engine.connect() as conn:
+        conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def load_subscriptions(conn, environment: str | None) -> list[Subscription]:
+    """Every subscription of ``environment`` (None: all) with its plan history, in two queries,
+    ordered like ``list_subscriptions``."""
+    q = select(ts)
+    segs = select(tg.c.subscription_id, tg.c.effective_at, tg.c.product_id, tg.c.quantity)
+    if environment is not None:
+        q = q.where(ts.c.environment == environment)
+        segs = segs.join(ts, ts.c.id == tg.c.subscription_id).where(ts.c.environment == environment)
+    history: dict[str, list] = defaultdict(list)
+    for sid, eff, pid, qty in conn.execute(segs.order_by(tg.c.subscription_id, tg.c.effective_at)):
+        history[sid].append((eff, pid, qty))
+    return [
+        subscription_from_row(row, history.get(row.id, []))
+        for row in conn.execute(q.order_by(ts.c.created_at.desc(), ts.c.id))
+    ]

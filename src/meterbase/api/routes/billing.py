@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ValidationError
-from ...storage.billing_store import Billing
+from ...invoicing import Billing
 from ...timeutil import from_us
 from ..auth import Principal, check_customer, customer_reader, own_customer, principal, writer
 from ..deps import MAX_OFFSET, instant_param, json_body, store
