@@ -45,7 +45,10 @@ class Billing:
     def create_customer(self, env: str, raw: Any) -> repo.Customer:
         data = parse_customer(raw)
         with self.store.write() as conn:
-            return repo.insert_customer(conn, env, data, self.store.now())
+            customer = repo.insert_customer(conn, env, data, self.store.now())
+            audit.record(conn, env, None, "customer.created", customer.id,
+                         {"email": customer.email, "name": customer.name}, self.store.now())
+            return customer
 
     def get_customer(self, env: str, customer_id: str) -> repo.Customer:
         with self.store.read() as conn:
@@ -179,6 +182,8 @@ class Billing:
         inv_repo.finalize_drafts(conn, {invoice.id: Pricer(conn).draft(sub, period)}, now)
         final = inv_repo.get_invoice(conn, invoice.environment, invoice.id)
         enqueue(conn, final.environment, "invoice.finalized", final.to_dict(), now)
+        audit.record(conn, final.environment, None, "invoice.finalized", final.id,
+                     {"customer_id": final.customer_id, "total": str(final.total), "currency": final.currency}, now)
         return final
 
     def void(self, env: str, invoice_id: str) -> Invoice:
@@ -189,6 +194,9 @@ class Billing:
                 inv_repo.set_status(conn, invoice_id, VOID, now)
                 invoice = inv_repo.get_invoice(conn, env, invoice_id)
                 enqueue(conn, env, "invoice.voided", invoice.to_dict(), now)
+                audit.record(conn, env, None, "invoice.voided", invoice.id,
+                             {"customer_id": invoice.customer_id, "total": str(invoice.total),
+                              "currency": invoice.currency}, now)
             return invoice
 
     def get_invoice(self, env: str, invoice_id: str) -> Invoice:
@@ -229,7 +237,7 @@ class Billing:
         result, chunk = RunResult(), billing_run.CHUNK
         for lo in range(0, len(due), chunk):
             priced = [(sub, pricer.draft(sub, period)) for sub, period in due[lo:lo + chunk]]
-            for w in retry_transaction(lambda: self._write(priced, finalize)):
+            for w in retry_transaction(lambda: self._write(priced, finalize, until)):
                 (result.created if w.stored.created else result.existing).append(w.stored.id)
                 if w.finalized:
                     result.finalized.append(w.stored.id)
@@ -240,9 +248,21 @@ class Billing:
                 result.thresholds += len(self.check_thresholds(sub.environment, sub.id, until))
         return result
 
-    def _write(self, priced: list, finalize: bool) -> list[Written]:
+    def _write(self, priced: list, finalize: bool, until: datetime) -> list[Written]:
+        """One chunk of a run, with one ``invoices.run`` audit entry per environment it changed."""
         with self.store.write() as conn:
-            return write_invoices(conn, priced, self.store.now(), finalize)
+            now = self.store.now()
+            written = write_invoices(conn, priced, now, finalize)
+            changed: dict[str, list[int]] = {}
+            for w in written:
+                counts = changed.setdefault(w.item.environment, [0, 0])
+                counts[0] += w.stored.created
+                counts[1] += w.finalized
+            for env, (created, finalized) in changed.items():
+                if created or finalized:
+                    audit.record(conn, env, None, "invoices.run", f"until {until.isoformat()}",
+                                 {"created": created, "finalized": finalized}, now)
+            return written
 
     def check_thresholds(self, env: str, subscription_id: str, at: datetime | None = None) -> list[str]:
         """Queue ``usage.threshold_reached`` once per threshold and period; returns the new keys."""
