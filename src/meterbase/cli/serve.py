@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import DB_HELP, console, get_store
+from .common import DB_HELP, console, database_url, get_store
 
 
 def serve(
@@ -20,9 +20,9 @@ def serve(
     """Serve the API. The schema is created/upgraded first."""
     import uvicorn
 
-    if db:
-        os.environ["MB_DATABASE_URL"] = db
+    os.environ["MB_DATABASE_URL"] = database_url(db)  # the workers' Settings read it
     get_store().close()  # applies the schema once, before workers start
-    console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs)")
+    console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs; database "
+                  f"{os.environ['MB_DATABASE_URL']})")
     uvicorn.run("meterbase.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)

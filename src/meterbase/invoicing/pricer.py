@@ -112,12 +112,15 @@ class Pricer:
         value = partial.value(meter.aggregation)
         return value if value is not None else ZERO
 
-    def prefetch(self, due: list[tuple[repo.Subscription, Period]]) -> None:
-        """Load the products, meters and whole-period quantities ``draft`` will need for ``due``."""
+    def prefetch(self, due: list[tuple[repo.Subscription, Period]], upto: datetime | None = None) -> None:
+        """Load the products, meters and quantities ``draft`` will need for ``due`` (whole periods, or
+        with ``upto`` the usage so far, as ``draft(…, upto)`` asks for it)."""
         needed: dict[tuple[str, WindowKey], set[str]] = defaultdict(set)
         for sub, period in due:
             for meter_id, start, end in usage_windows(self.segments(sub, period)):
-                needed[(sub.environment, (meter_id, to_us(start), to_us(end)))].add(sub.customer_id)
+                stop = end if upto is None else min(end, upto)
+                if start < stop:
+                    needed[(sub.environment, (meter_id, to_us(start), to_us(stop)))].add(sub.customer_id)
         single: dict[tuple[str, str], list[tuple[WindowKey, str]]] = defaultdict(list)  # (env, meter) -> windows
         for (env, key), customers in needed.items():
             meter = self.meter(env, key[0])

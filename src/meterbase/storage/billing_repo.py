@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Iterator
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from ..billing.periods import Cycle
 from ..billing.plans import Plan, plan_from_stored
@@ -74,15 +74,37 @@ def get_customer(conn, environment: str, customer_id: str) -> Customer:
     return _customer(row)
 
 
-def list_customers(conn, environment: str, limit: int, offset: int, email: str | None = None,
-                   name: str | None = None) -> list[Customer]:
-    q = select(tc).where(tc.c.environment == environment)
+def _customer_filter(q, environment: str, email: str | None, name: str | None, search: str | None):
+    q = q.where(tc.c.environment == environment)
     if email:
         q = q.where(tc.c.email == email)
     if name:
         q = q.where(tc.c.name.ilike(f"%{name}%"))
+    if search:
+        like = f"%{search}%"
+        q = q.where(or_(tc.c.id.ilike(like), tc.c.name.ilike(like), tc.c.email.ilike(like)))
+    return q
+
+
+def list_customers(conn, environment: str, limit: int, offset: int, email: str | None = None,
+                   name: str | None = None, search: str | None = None) -> list[Customer]:
+    """Newest first; ``search`` matches the id, name or email anywhere (case-insensitive)."""
+    q = _customer_filter(select(tc), environment, email, name, search)
     q = q.order_by(tc.c.created_at.desc(), tc.c.id).offset(offset).limit(limit)
     return [_customer(r) for r in conn.execute(q)]
+
+
+def count_customers(conn, environment: str, email: str | None = None, name: str | None = None,
+                    search: str | None = None) -> int:
+    q = _customer_filter(select(func.count()).select_from(tc), environment, email, name, search)
+    return conn.execute(q).scalar_one()
+
+
+def customers_by_id(conn, environment: str, ids: list[str]) -> dict[str, Customer]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(tc).where(tc.c.environment == environment, tc.c.id.in_(sorted(set(ids)))))
+    return {r.id: _customer(r) for r in rows}
 
 
 # -- products -------------------------------------------------------------------------------------
@@ -278,14 +300,19 @@ def snapshot(store) -> Iterator:
             yield conn
 
 
-def load_subscriptions(conn, environment: str | None) -> list[Subscription]:
-    """Every subscription of ``environment`` (None: all) with its plan history, in two queries,
-    ordered like ``list_subscriptions``."""
+def load_subscriptions(conn, environment: str | None, customer_ids: list[str] | None = None) -> list[Subscription]:
+    """Every subscription of ``environment`` (None: all; ``customer_ids``: only theirs) with its plan
+    history, in two queries, ordered like ``list_subscriptions``."""
     q = select(ts)
     segs = select(tg.c.subscription_id, tg.c.effective_at, tg.c.product_id, tg.c.quantity)
+    if environment is not None or customer_ids is not None:
+        segs = segs.join(ts, ts.c.id == tg.c.subscription_id)
     if environment is not None:
         q = q.where(ts.c.environment == environment)
-        segs = segs.join(ts, ts.c.id == tg.c.subscription_id).where(ts.c.environment == environment)
+        segs = segs.where(ts.c.environment == environment)
+    if customer_ids is not None:
+        q = q.where(ts.c.customer_id.in_(sorted(set(customer_ids))))
+        segs = segs.where(ts.c.customer_id.in_(sorted(set(customer_ids))))
     history: dict[str, list] = defaultdict(list)
     for sid, eff, pid, qty in conn.execute(segs.order_by(tg.c.subscription_id, tg.c.effective_at)):
         history[sid].append((eff, pid, qty))
