@@ -75,6 +75,11 @@ class MeterUpdate(BaseModel):
     measurement_unit: Optional[str] = None
 
 
+class Health(BaseModel):
+    status: Literal["ok"] = Field(description="Always ok when the server answers.")
+    version: str = Field(description="meterbase version.")
+
+
 class ErrorBody(BaseModel):
     """Every error: a machine-readable code, a message for people, and the offending field (or null)."""
 

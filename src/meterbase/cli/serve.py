@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import DB_HELP, console, database_url, get_store
+from .common import DB_HELP, console, database_url, fail, get_store
 
 
 def serve(
@@ -20,9 +20,16 @@ def serve(
     """Serve the API. The schema is created/upgraded first."""
     import uvicorn
 
+    from ..app import DASHBOARD_PROVIDERS
+    from ..dashboard.providers import ProviderError, load
+
+    try:
+        load(DASHBOARD_PROVIDERS)  # every dashboard section wired, or no server (workers would fail anyway)
+    except ProviderError as exc:
+        raise fail(str(exc), "dashboard") from None
     os.environ["MB_DATABASE_URL"] = database_url(db)  # the workers' Settings read it
     get_store().close()  # applies the schema once, before workers start
     console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs; database "
                   f"{os.environ['MB_DATABASE_URL']})")
-    uvicorn.run("meterbase.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("meterbase.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)

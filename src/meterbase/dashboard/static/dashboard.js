@@ -61,7 +61,11 @@
         plugins: {
           legend: { display: datasets.length > 1 && !compact, position: "bottom" },
           tooltip: { callbacks: { label: function (ctx) {
-            return ctx.dataset.label + ": " + fmtNum(ctx.dataset.raw[ctx.dataIndex]) + " " + unit;
+            var raw = ctx.dataset.raw[ctx.dataIndex];
+            if (canvas.dataset.currency && raw !== null) {  // money: the currency's own digits
+              try { return ctx.dataset.label + ": " + new Intl.NumberFormat("en-US", { style: "currency", currency: canvas.dataset.currency }).format(Number(raw)); } catch (e) { /* unknown code */ }
+            }
+            return ctx.dataset.label + ": " + fmtNum(raw) + " " + unit;
           } } },
         },
         scales: {
