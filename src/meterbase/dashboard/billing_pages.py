@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import Conflict, MeterbaseError, NotFound, ValidationError
 from ..formatting import fmt_money
+from ..storage import audit
 from ..timeutil import iso
 from . import providers
 from .pages import MODE_LABELS, not_found, read_form, render
@@ -111,7 +113,8 @@ async def _invoice_action(request: Request, invoice_id: str, s: UiSession, actio
                       active="invoices")
     billing = providers.of(request).billing
     try:
-        inv = getattr(billing, action)(request.app.state.store, s.environment, invoice_id)
+        with audit.acting_as(s.key.id):  # the audit entry names the session's key, as the API does
+            inv = await run_in_threadpool(getattr(billing, action), request.app.state.store, s.environment, invoice_id)
     except NotFound:
         return not_found(request, s, "Invoice not found", f"There is no invoice {invoice_id!r}.", "invoices")
     except (Conflict, MeterbaseError) as exc:
