@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
-from ..formatting import fmt_money, fmt_quantity, fmt_quantity_exact
+from ..formatting import fmt_money, fmt_quantity, fmt_quantity_exact, unit_kind
 from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us
 from .session import UiSession, csrf_token
@@ -19,7 +19,7 @@ from .views import RANGE_LABELS, fmt_num, fmt_time, percent
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(num=fmt_num, time=fmt_time, pct=percent, us_iso=iso_us, money=fmt_money,
-                             qty=fmt_quantity, qty_exact=fmt_quantity_exact,
+                             qty=fmt_quantity, qty_exact=fmt_quantity_exact, unit_kind=unit_kind,
                              rate=lambda v, c: fmt_money(v, c, rate=True),
                              dictsum=lambda d: {k: sum(v.values()) for k, v in d.items()})
 templates.env.globals.update(version=__version__, RANGE_LABELS=RANGE_LABELS, WINDOWS=("minute", "hour", "day", "month"))
