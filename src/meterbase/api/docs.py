@@ -17,8 +17,10 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse
+from pydantic.json_schema import models_json_schema
 
 from ..errors import NotFound
+from .schemas import BODIES
 
 ASSETS = (Path(fastapi_offline.__file__).parent / "static").resolve()
 ASSET_URL = "/docs/assets"
@@ -37,8 +39,14 @@ def _openapi(app: FastAPI):
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes, tags=app.openapi_tags)
-            schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = BEARER
+            components = schema.setdefault("components", {})
+            components.setdefault("securitySchemes", {})[SCHEME] = BEARER
             schema["security"] = [{SCHEME: []}]
+            if BODIES:  # bodies the routes parse themselves, documented with schemas.body_doc
+                _, defs = models_json_schema([(m, "validation") for m in BODIES],
+                                             ref_template="#/components/schemas/{model}")
+                for name, definition in defs.get("$defs", {}).items():
+                    components.setdefault("schemas", {}).setdefault(name, definition)
             app.openapi_schema = schema
         return app.openapi_schema
 
