@@ -28,9 +28,10 @@ class _Strict(BaseModel):
 class CustomerCreate(_Strict):
     """A billing customer. ``email`` and ``name`` are required."""
 
-    email: str = Field(min_length=1, max_length=255, pattern="@", description="Required: where invoices go (must contain @).")
-    name: str = Field(min_length=1, max_length=255)
-    id: Optional[str] = Field(None, min_length=1, max_length=255,
+    email: str = Field(min_length=1, max_length=255, pattern="@", description="Required: where invoices go (must contain @).",
+                       examples=["billing@acme.example"])
+    name: str = Field(min_length=1, max_length=255, examples=["Acme Corp"])
+    id: Optional[str] = Field(None, min_length=1, max_length=255, examples=["cus_acme"],
                               description="The customer_id this customer's events carry; generated (cus_…) when absent.")
     customer_id: Optional[str] = Field(None, min_length=1, max_length=255, description="Alias of id.")
     phone_number: Optional[str] = Field(None, min_length=1, max_length=64)
@@ -102,8 +103,9 @@ class BillingPeriod(BaseModel):
 class ProductCreate(_Strict):
     """A product: an optional fixed fee per billing period plus up to 10 priced meters."""
 
-    name: str = Field(min_length=1, max_length=255)
-    currency: str = Field(pattern="^[A-Za-z]{3}$", description="ISO 4217, e.g. USD (JPY has no minor unit, KWD three).")
+    name: str = Field(min_length=1, max_length=255, examples=["Pro"])
+    currency: str = Field(pattern="^[A-Za-z]{3}$", description="ISO 4217, e.g. USD (JPY has no minor unit, KWD three).",
+                          examples=["USD"])
     fixed_fee: Optional[Number] = Field(None, description="Per period, in major units ('49.00'); must fit the "
                                                           "currency's minor unit. Default 0.")
     description: Optional[str] = Field(None, max_length=4000)
@@ -120,9 +122,10 @@ class Threshold(_Strict):
 
 
 class SubscriptionCreate(_Strict):
-    customer_id: str = Field(min_length=1, max_length=255, description="An existing customer (POST /v1/customers).")
-    product_id: str = Field(min_length=1, max_length=255)
-    start: Optional[str] = Field(None, description="ISO-8601 instant; default now.")
+    customer_id: str = Field(min_length=1, max_length=255, description="An existing customer (POST /v1/customers).",
+                             examples=["cus_acme"])
+    product_id: str = Field(min_length=1, max_length=255, examples=["prd_…"])
+    start: Optional[str] = Field(None, description="ISO-8601 instant; default now.", examples=["2025-01-01T00:00:00Z"])
     anchor_day: Optional[int] = Field(None, ge=1, le=31, description="Monthly plans: bill on this day of the month "
                                                                      "(the first period is a prorated stub).")
     quantity: int = Field(1, ge=1, le=1_000_000, description="Multiplies the fixed fee.")
