@@ -30,6 +30,6 @@ def serve(
     os.environ["MB_DATABASE_URL"] = database_url(db)  # the workers' Settings read it
     get_store().close()  # applies the schema once, before workers start
     console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs; database "
-                  f"{os.environ['MB_DATABASE_URL']})")
+                  f"{os.environ['MB_DATABASE_URL']})", soft_wrap=True)
     uvicorn.run("meterbase.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)
