@@ -14,7 +14,7 @@ import pytest
 
 from meterbase.invoicing import Billing
 from meterbase.storage import open_store
-from support.pg import BACKENDS, create_database, drop_database, pg_available
+from support.pg import BACKENDS, backend_database
 from support.server import start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -59,13 +59,7 @@ def seed(db_url: str) -> str:
 @pytest.fixture(scope="module", params=BACKENDS)
 def billing_server(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("billing-ui")
-    if request.param == "postgresql":
-        if not pg_available():
-            pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-        db_url = create_database("mb_billing_ui")
-        request.addfinalizer(lambda: drop_database(db_url))
-    else:
-        db_url = f"sqlite:///{tmp}/billing.db"
+    db_url = backend_database(request, tmp, "mb_billing_ui")
     token = seed(db_url)
     run = subprocess.run([sys.executable, "-m", "meterbase", "invoices", "run", "--period", "2025-01", "--db", db_url],
                          capture_output=True, text=True, timeout=300)
