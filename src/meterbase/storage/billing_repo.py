@@ -1,7 +1,9 @@
-"""Billing rows: customers, products (plans) and subscriptions with their plan segments.
+"""Billing rows: customers, products (plans), subscriptions with their plan segments, threshold hits,
+and the invoice run's reads (``snapshot``: one consistent read transaction; ``load_subscriptions``).
 
-Plain SQLAlchemy Core on the caller's connection; validation happens in ``meterbase.billing``
-before anything reaches here. Rows come back as small dataclasses with decoded JSON.
+Plain SQLAlchemy Core on the caller's connection (the use cases are ``meterbase.invoicing``'s);
+validation happens in ``meterbase.billing`` before anything reaches here. Rows come back as small
+dataclasses with decoded JSON.
 """
 
 from __future__ import annotations
