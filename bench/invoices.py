@@ -31,7 +31,7 @@ class InvoiceConfig:
 
 def available() -> bool:
     try:
-        importlib.import_module("meterbase.storage.billing_store")
+        importlib.import_module("meterbase.invoicing.service")
     except ImportError:
         return False
     return True
@@ -61,7 +61,7 @@ def _adapter_setup(store, meter_ids: dict, n_subs: int, anchors: str = "shared")
     import orjson
 
     from meterbase.billing.periods import billing_anchor
-    from meterbase.storage.billing_store import Billing
+    from meterbase.invoicing.service import Billing
     from meterbase.storage.schema import billing_customers as tc, billing_plan_segments as tg, billing_subscriptions as ts
     from meterbase.timeutil import from_us, to_us
 
@@ -123,7 +123,7 @@ def run(cfg: InvoiceConfig, log=print) -> Section:
     if not available():
         sec.status = "not_available"
         sec.rows = [{"subscriptions": cfg.subscriptions, "meters": 4, "target": f"<= {TARGET_S:.0f} s", "meets": NOT_AVAILABLE}]
-        sec.notes.append("meterbase.storage.billing_store is not importable yet")
+        sec.notes.append("meterbase.invoicing.service is not importable yet")
         return sec
     for anchors in cfg.anchors:
         _run_one(cfg, anchors, sec, log)

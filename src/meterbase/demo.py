@@ -1,19 +1,41 @@
-"""Demo dataset: a few customers, the seeds' meters and ~45 days of realistic usage.
+"""Demo dataset: customers with names and emails, the seeds' meters, products, subscriptions, invoices.
 
-Deterministic (seeded RNG, fixed event ids), so seeding twice changes nothing.
+``meterbase demo`` (run by ``make run``) loads, in test mode:
+
+* meters for API calls, AI tokens, images, storage (a ``last`` of bytes) and GPU seconds (seed 004's
+  ``gpu_second`` credit: the events ``allow()`` records count on the same meter);
+* usage from the first day of the month that began 45 days ago up to the current hour;
+* three products: *Starter* (usage only), *Pro* (a hybrid: $49.00 a month plus per-call, package,
+  and seed 004's graduated GPU tiers) and *Enterprise* (a fixed fee plus volume tiers);
+* five customers (names, emails) subscribed since that first day, so every past period is invoiced
+  and finalized and the current one is the upcoming invoice (amount due so far);
+* seed 004's policy (``examples/policy.yaml``) when the checkout ships it and no policy is loaded.
+
+Deterministic (seeded RNG, fixed event ids) and idempotent: seeding twice changes nothing.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from .credits.demo import seed_credits
+from .errors import NotFound
+from .invoicing import Billing
 from .storage import Store
 from .timeutil import from_us, iso, to_us
 
 ENV = "test_mode"
+POLICY_FILE = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 CUSTOMERS = ["cus_acme", "cus_globex", "cus_initech", "cus_umbrella", "cus_hooli"]
+PEOPLE = {
+    "cus_acme": ("Acme Corp", "billing@acme.example", "Pro", None, "pro"),
+    "cus_globex": ("Globex Corporation", "ap@globex.example", "Starter", None, "free"),
+    "cus_initech": ("Initech", "finance@initech.example", "Pro", 15, "pro"),
+    "cus_umbrella": ("Umbrella Labs", "accounts@umbrella.example", "Enterprise", None, "enterprise"),
+    "cus_hooli": ("Hooli", "invoices@hooli.example", "Starter", None, "free"),
+}  # id -> (name, email, product, anchor day, policy plan)
 METERS = [
     {"name": "API Requests", "event_name": "api.call", "aggregation": {"type": "count"}, "measurement_unit": "calls"},
     {"name": "Token Usage", "event_name": "ai.tokens", "aggregation": {"type": "sum", "key": "tokens"}, "measurement_unit": "tokens"},
@@ -22,14 +44,44 @@ METERS = [
     {"name": "Premium successful calls", "event_name": "api.call", "aggregation": {"type": "count"}, "measurement_unit": "calls",
      "filter": {"conjunction": "and", "clauses": [{"key": "tier", "operator": "equals", "value": "premium"},
                                                    {"key": "status", "operator": "equals", "value": "success"}]}},
+    {"name": "GPU Compute", "event_name": "gpu_second", "aggregation": {"type": "sum", "key": "amount"}, "measurement_unit": "s",
+     "description": "Seconds of GPU time (seed 004's gpu_second credit; allow() records the same events)"},
 ]
+GPU_TIERS = [{"up_to": 3600, "unit_price": "0.0004"}, {"up_to": 36000, "unit_price": "0.00035"},
+             {"up_to": None, "unit_price": "0.0003"}]  # seed 004's gpu_second pricing
 
 
-def _events(now_us: int, days: int, rng: random.Random):
+def products(meter: dict[str, str]) -> list[dict]:
+    """The demo products (``meter``: meter name -> id)."""
+    return [
+        {"name": "Starter", "currency": "USD", "fixed_fee": "0", "description": "Pay as you go",
+         "meters": [{"meter_id": meter["API Requests"], "price_per_unit": "0.002", "free_threshold": 1000},
+                    {"meter_id": meter["Images Generated"], "price_per_unit": "0.04"}]},
+        {"name": "Pro", "currency": "USD", "fixed_fee": "49.00", "description": "Monthly fee plus usage, GPU tiers",
+         "meters": [{"meter_id": meter["API Requests"], "price_per_unit": "0.001", "free_threshold": 5000},
+                    {"meter_id": meter["Token Usage"],
+                     "price": {"model": "package", "package_size": 100000, "package_price": "2.00"}},
+                    {"meter_id": meter["GPU Compute"], "price": {"model": "graduated", "tiers": GPU_TIERS}},
+                    {"meter_id": meter["Storage Used"],
+                     "price": {"model": "package", "package_size": 1000000000, "package_price": "0.10"}}]},
+        {"name": "Enterprise", "currency": "USD", "fixed_fee": "499.00", "description": "Committed fee, volume tiers",
+         "meters": [{"meter_id": meter["Token Usage"], "price": {"model": "volume", "tiers": [
+                        {"up_to": 1000000, "unit_price": "0.000015"}, {"up_to": None, "unit_price": "0.00001"}]}},
+                    {"meter_id": meter["GPU Compute"], "price": {"model": "graduated", "tiers": GPU_TIERS}}]},
+    ]
+
+
+def billing_start(now_us: int) -> datetime:
+    """00:00 UTC on the first day of the month that began 45 days before ``now_us``."""
+    t = from_us(now_us) - timedelta(days=45)
+    return t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _events(now_us: int, start: datetime, rng: random.Random):
     end = from_us(now_us).replace(minute=0, second=0, microsecond=0)
-    start = end - timedelta(days=days)
     for ci, cust in enumerate(CUSTOMERS):
         scale = 1 + ci
+        gpu = PEOPLE[cust][2] != "Starter"
         t, i = start, 0
         while t < end:
             for _ in range(rng.randint(0, 3 * scale)):
@@ -47,6 +99,10 @@ def _events(now_us: int, days: int, rng: random.Random):
                 i += 1
                 yield {"event_id": f"demo_{cust}_img_{i}", "customer_id": cust, "event_name": "image.generated",
                        "timestamp": iso(t), "metadata": {"size": "1024x1024", "model": "dall-e-3"}}
+            if gpu and rng.random() < 0.08:
+                i += 1
+                yield {"event_id": f"demo_{cust}_gpu_{i}", "customer_id": cust, "event_name": "gpu_second",
+                       "timestamp": iso(t), "metadata": {"amount": str(rng.randint(300, 3000)), "entitlement": "gpu_compute"}}
             if t.hour == 0:
                 i += 1
                 yield {"event_id": f"demo_{cust}_sto_{i}", "customer_id": cust, "event_name": "storage.snapshot",
@@ -54,21 +110,67 @@ def _events(now_us: int, days: int, rng: random.Random):
             t += timedelta(hours=1)
 
 
-def seed(store: Store, days: int = 45, seed_value: int = 7) -> dict:
-    """Create the demo meters (once) and ingest the demo events (idempotent)."""
-    existing = {m.spec.name for m in store.list_meters(ENV, None, limit=1000)}
-    for spec in METERS:
-        if spec["name"] not in existing:
-            store.create_meter(ENV, spec)
-    now = store.now()
-    # anchor the data on the hour so re-seeding within the hour reuses the same ids/timestamps
+def _ingest(store: Store, events) -> int:
     batch, ingested = [], 0
-    for ev in _events(now - now % 3_600_000_000, days, random.Random(seed_value)):
+    for ev in events:
         batch.append(ev)
         if len(batch) == 1000:
             ingested += store.ingest(ENV, batch).ingested
             batch = []
     if batch:
         ingested += store.ingest(ENV, batch).ingested
+    return ingested
+
+
+def _billing(store: Store, start: datetime) -> dict:
+    """Products, customers and subscriptions (each once), then invoice and finalize every ended period."""
+    b = Billing(store)
+    meter = {m.spec.name: m.id for m in store.list_meters(ENV, None, limit=1000)}
+    have = {p.plan.name: p.id for p in b.list_products(ENV, 1000)}
+    for spec in products(meter):
+        if spec["name"] not in have:
+            have[spec["name"]] = b.create_product(ENV, spec).id
+    subscribed = {s.customer_id for s in b.list_subscriptions(ENV, 1000)}
+    for cid, (name, email, product, anchor_day, _) in PEOPLE.items():
+        try:
+            b.get_customer(ENV, cid)
+        except NotFound:
+            b.create_customer(ENV, {"id": cid, "name": name, "email": email})
+        if cid not in subscribed:
+            b.create_subscription(ENV, {"customer_id": cid, "product_id": have[product], "start": iso(start),
+                                        **({"anchor_day": anchor_day} if anchor_day else {})})
+    run = b.run(from_us(store.now()), ENV, finalize=True)
+    return {"products": len(have), "invoices": len(run.created)}
+
+
+def _policy(store: Store) -> bool:
+    """Seed 004's policy and each demo customer's plan, unless a policy is already loaded."""
+    from .policy.service import PolicyService
+
+    if not POLICY_FILE.is_file():
+        return False
+    svc = PolicyService(store, environment=ENV)
+    if svc.policy_versions(1):
+        return False
+    svc.set_policy(POLICY_FILE.read_text(encoding="utf-8"))
+    for cid, (*_, plan) in PEOPLE.items():
+        if svc.get_customer(cid) is None:
+            svc.set_plan(cid, plan)
+    return True
+
+
+def seed(store: Store, seed_value: int = 7) -> dict:
+    """Create the demo meters, usage, billing and policy (each once; re-seeding adds nothing)."""
+    existing = {m.spec.name for m in store.list_meters(ENV, None, limit=1000)}
+    for spec in METERS:
+        if spec["name"] not in existing:
+            store.create_meter(ENV, spec)
+    now = store.now()
+    start = billing_start(now)
+    # anchor the data on the hour so re-seeding within the hour reuses the same ids/timestamps
+    ingested = _ingest(store, _events(now - now % 3_600_000_000, start, random.Random(seed_value)))
+    billed = _billing(store, start)
+    policy = _policy(store)
     seed_credits(store, CUSTOMERS)  # prepaid credits and wallets (meterbase.credits)
-    return {"ingested": ingested, "meters": len(METERS), "customers": len(CUSTOMERS), "to": to_us(from_us(now))}
+    return {"ingested": ingested, "meters": len(METERS), "customers": len(CUSTOMERS), "to": to_us(from_us(now)),
+            "since": iso(start), "policy_loaded": policy, **billed}

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from meterbase.cli.invoices import period_cutoff
 from meterbase.cli.main import app
 from meterbase.storage import open_store
-from meterbase.storage.billing_store import Billing
+from meterbase.invoicing import Billing
 
 runner = CliRunner()
 

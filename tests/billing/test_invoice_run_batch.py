@@ -16,8 +16,8 @@ import orjson
 import pytest
 from sqlalchemy import event, select
 
-from meterbase.storage import billing_pricing
-from meterbase.storage.billing_store import Billing
+from meterbase.invoicing import pricer as billing_pricing
+from meterbase.invoicing import Billing
 from meterbase.storage.schema import webhook_outbox
 from meterbase.timeutil import iso_us
 from meterbase.webhooks import add_endpoint
@@ -242,7 +242,8 @@ def test_rerun_is_idempotent_and_finalize_reprices_drafts(store, clock):
 def test_concurrent_runs_make_one_invoice_per_period(store, clock, monkeypatch):
     import threading
 
-    from meterbase.storage import Store, billing_run
+    from meterbase.storage import Store
+    from meterbase.invoicing import run as billing_run
 
     store.clock = clock
     d = many(store, "test_mode", 90, clock)

@@ -77,7 +77,7 @@ def test_usage_threshold_event_fires_once_per_period(api):
     sub = api.subscribe("cus_t", product, start="2025-01-01T00:00:00Z",
                         thresholds=[{"meter_id": meter, "quantity": 100}, {"amount": "50"}])
     api.events("cus_t", "api.call", JAN, 150)
-    from meterbase.storage.billing_store import Billing
+    from meterbase.invoicing import Billing
 
     billing = Billing(api.store)
     assert billing.check_thresholds("test_mode", sub, datetime(2025, 1, 20, tzinfo=UTC)) == [f"meter:{meter}:100"]

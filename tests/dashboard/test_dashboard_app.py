@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from meterbase.api import create_app
 from meterbase.config import Settings
-from meterbase.dashboard import providers
 from meterbase.dashboard.session import COOKIE, SessionData, Signer, load_secret
 from meterbase.dashboard.views import chart_payload, fmt_num, percent, rejection_reason, resolve_range
 from meterbase.errors import ValidationError
@@ -119,7 +118,8 @@ def test_empty_states_tell_a_new_user_what_to_do(env):
     assert "No meters yet" in overview and "No invoices yet" in overview
     assert 'data-empty="no-meters"' in c.get("/ui/meters").text
     assert 'data-empty="no-events"' in c.get("/ui/events").text
-    assert "create a product and a subscription" in c.get("/ui/invoices").text
+    assert "create a product and subscribe a customer" in c.get("/ui/invoices").text
+    assert 'data-empty="no-products"' in c.get("/ui/products").text
     assert c.get("/ui/invoices/inv_1").status_code == 404
     assert c.get("/ui/meters/mtr_nope").status_code == 404
 
@@ -180,32 +180,48 @@ def test_static_files_are_served_and_contained(env):
     assert c.get("/ui/static/%2e%2e/routes.py").status_code == 404
 
 
-def test_wired_providers_render_and_failing_ones_fall_back(env, monkeypatch):
-    c = env["client"]
-    monkeypatch.setattr(providers, "_registered", {})
-    invoice = {"id": "inv_1", "customer_id": "cus_a", "status": "paid", "currency": "USD", "total": "1234.50",
-               "period_start": "2025-01-01T00:00:00Z", "period_end": "2025-02-01T00:00:00Z", "issued_at": None,
-               "lines": [{"description": "Tokens", "quantity": "1000", "unit_price": "1.2345", "amount": "1234.50"}]}
-    providers.register("recent_invoices", lambda store, env_, limit, customer=None: [invoice])
-    providers.register("get_invoice", lambda store, env_, iid: invoice if iid == "inv_1" else None)
-    providers.register("entitlements", lambda store, env_, cid: [
-        {"name": "tokens", "unit": "tokens", "used": "800", "limit": "1000", "remaining": "200", "resets_at": None}])
-    providers.register("live_sessions", lambda *a: 1 / 0)  # a broken module must not break the page
+def test_every_section_is_wired_and_a_missing_provider_stops_the_app(env):
+    import types
+
+    from meterbase.app import DASHBOARD_PROVIDERS
+    from meterbase.app import create_app as assemble
+    from meterbase.dashboard.providers import SECTIONS, ProviderError, load
+
+    wired = load(DASHBOARD_PROVIDERS)
+    assert set(DASHBOARD_PROVIDERS) == set(SECTIONS)
+    assert wired.billing.__name__ == "meterbase.invoicing.dashboard_provider"
+    settings = Settings(database_url=env["store"].url)
+    with pytest.raises(ProviderError, match=r"'billing'.*'meterbase\.billing\.dashboard_provider' failed to import"):
+        assemble(env["store"], settings, providers={**DASHBOARD_PROVIDERS, "billing": "meterbase.billing.dashboard_provider"})
+    half = types.ModuleType("half_billing")
+    half.list_invoices = lambda *a: None
+    with pytest.raises(ProviderError, match="lacks get_invoice, accounts"):
+        assemble(env["store"], settings, providers={**DASHBOARD_PROVIDERS, "billing": half})
+    with pytest.raises(ProviderError, match=r"unwired sections \['sessions'\]"):
+        load({k: v for k, v in DASHBOARD_PROVIDERS.items() if k != "sessions"})
+
+
+def test_a_failing_section_says_so_instead_of_an_empty_state(env, monkeypatch):
+    from meterbase.policy import dashboard_provider as policy_provider
+
+    monkeypatch.setattr(policy_provider, "entitlements", lambda *a: 1 / 0)
     ingest(env["store"], [ev(1, customer="cus_a")])
-    login(c, env["test_key"])
-    assert "1,234.50 USD" in c.get("/ui/invoices").text
-    detail = c.get("/ui/invoices/inv_1").text
-    assert "1.2345" in detail and "Tokens" in detail
-    cust = c.get("/ui/customers/cus_a").text
-    assert 'data-entitlement="tokens"' in cust and "width: 80%" in cust and 'data-empty="no-sessions"' in cust
-    with pytest.raises(ValueError):
-        providers.register("nope", lambda: None)
+    login(env["client"], env["test_key"])
+    page = env["client"].get("/ui/customers/cus_a").text
+    assert 'data-section-error="policy"' in page and "ZeroDivisionError" in page
+    assert 'data-empty="no-entitlements"' not in page
 
 
-def test_unwired_providers_are_empty():
-    assert providers.recent_invoices(None, "test_mode") == [] or providers.available("billing")
-    assert providers.get_invoice(None, "test_mode", "inv_x") is None or providers.available("billing")
-    assert providers.entitlements(None, "test_mode", "c") == [] or providers.available("policy")
+def test_serve_refuses_to_start_without_a_provider(monkeypatch):
+    from typer.testing import CliRunner
+
+    from meterbase import app as root
+    from meterbase.cli.main import app
+
+    monkeypatch.setitem(root.DASHBOARD_PROVIDERS, "billing", "meterbase.nope.dashboard_provider")
+    r = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert r.exit_code == 2 and "error (dashboard): dashboard section 'billing'" in r.output
+    assert "meterbase.nope.dashboard_provider" in r.output and "Traceback" not in r.output
 
 
 def test_secret_file_is_created_private_and_reused(tmp_path, monkeypatch):

@@ -60,15 +60,17 @@ def test_login_rejects_a_bad_key_and_sets_a_safe_cookie(browser, demo_server, sh
     ctx.close()
 
 
-def test_overview_shows_volume_top_lists_and_empty_invoices(page, shots):
+def test_overview_shows_volume_top_lists_and_recent_invoices(page, demo_server, shots):
     page.goto("/ui")
     ready(page)
     assert int(page.locator("[data-stat=today] .value").inner_text().replace(",", "")) >= 0
     assert int(page.locator("[data-stat=customers] .value").inner_text()) == 5
     assert page.locator("[data-table=top-customers] tbody tr").count() == 5
-    assert page.locator("[data-table=top-meters] tbody tr").count() == 5
+    assert page.locator("[data-table=top-meters] tbody tr").count() == 6
     assert page.evaluate("Chart.getChart(document.getElementById('volume-chart')).data.labels.length") == 30
-    assert "No invoices yet" in page.locator("[data-empty=no-invoices]").inner_text()
+    with demo_server.api() as c:  # the demo's finalized invoices, newest first
+        newest = c.get("/v1/invoices", params={"limit": 5}).json()["data"]
+    assert page.locator("[data-table=invoices] tbody tr").count() == len(newest) == 5
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
     page.click("button[data-volume=hourly]")
     assert page.evaluate("Chart.getChart(document.getElementById('volume-chart')).data.labels.length") == 48
@@ -77,7 +79,7 @@ def test_overview_shows_volume_top_lists_and_empty_invoices(page, shots):
 def test_meters_list(page, shots):
     page.goto("/ui/meters")
     rows = page.locator("[data-table=meters] tbody tr")
-    assert rows.count() == 5
+    assert rows.count() == 6
     assert "Token Usage" in page.locator("[data-table=meters]").inner_text()
     page.screenshot(path=str(shots / "meters.png"), full_page=True)
 
@@ -101,6 +103,8 @@ def test_meter_window_change_rerenders_with_the_api_point_count(page, demo_serve
     day_points = int(canvas.get_attribute("data-points"))
     assert day_points == len(_api_windows(demo_server, mid, canvas)) == 31  # 30 days from a minute boundary
     assert page.locator("#breakdown tbody tr").count() == 5
+    assert page.evaluate("Chart.getChart(document.getElementById('usage-chart')).data.datasets[0].label") == \
+        "All customers (total)"
     page.screenshot(path=str(shots / "meter-day.png"), full_page=True)
 
     renders = canvas.get_attribute("data-renders")
@@ -138,16 +142,16 @@ def test_meter_window_change_rerenders_with_the_api_point_count(page, demo_serve
 
 
 def test_customer_page_shows_the_api_usage_figure(page, demo_server, shots):
-    page.goto("/ui/customers")
+    page.goto("/ui/customers?tab=events")
     assert page.locator("[data-table=customers] tbody tr").count() == 5
-    page.screenshot(path=str(shots / "customers.png"), full_page=True)
+    page.screenshot(path=str(shots / "customers-events.png"), full_page=True)
     page.click("text=cus_acme")
     page.wait_for_url(re.compile(r".*/ui/customers/cus_acme$"))
     ready(page)
     period = page.locator("[data-period-from]")
     frm, to = period.get_attribute("data-period-from"), period.get_attribute("data-period-to")
     cards = page.locator(".usage-card[data-meter-id]")
-    assert cards.count() == 5
+    assert cards.count() == 6
     checked = 0
     with demo_server.api() as c:
         for i in range(cards.count()):
@@ -158,13 +162,18 @@ def test_customer_page_shows_the_api_usage_figure(page, demo_server, shots):
             api_value = doc["data"][0]["value"]
             figure = card.locator(".figure")
             assert figure.get_attribute("data-value") == (api_value or "")
-            if api_value is not None:
+            if api_value is not None and doc["measurement_unit"] not in ("bytes", "s"):
                 assert figure.inner_text().replace(",", "") == api_value
                 checked += 1
+            elif api_value is not None:  # bytes and seconds read as GB / h min, the exact value in the title
+                assert figure.get_attribute("title").replace(",", "") == f"{api_value} {doc['measurement_unit']}"
+                checked += 1
     assert checked >= 4
-    for section in ("no-plan", "no-entitlements", "no-sessions", "no-invoices"):
-        assert page.locator(f"[data-empty={section}]").count() == 1
-    page.screenshot(path=str(shots / "customer.png"), full_page=True)
+    assert page.locator("[data-empty=no-sessions]").count() == 1  # the demo starts no live session
+    for section in ("no-plan", "no-entitlements", "no-invoices"):  # the demo has a subscription, a plan, invoices
+        assert page.locator(f"[data-empty={section}]").count() == 0
+    assert page.locator("[data-entitlement=gpu_compute]").count() == 1  # seed 004's pro plan
+    page.screenshot(path=str(shots / "customer-demo.png"), full_page=True)
 
 
 def test_events_explorer_filters(page, shots):
@@ -210,12 +219,6 @@ def test_events_explorer_shows_rejected_values(page, demo_server, shots):
     page.screenshot(path=str(shots / "events-rejected.png"), full_page=True)
 
 
-def test_invoices_empty_state(page, shots):
-    page.goto("/ui/invoices")
-    assert "create a product and a subscription" in page.locator("[data-empty=no-invoices]").inner_text()
-    page.screenshot(path=str(shots / "invoices.png"), full_page=True)
-
-
 def test_mode_switch_adds_a_live_key_and_shows_live_data_only(page, demo_server, shots):
     page.goto("/ui")
     page.click("button[data-mode=live_mode]")  # this session has no live key yet
@@ -231,4 +234,4 @@ def test_mode_switch_adds_a_live_key_and_shows_live_data_only(page, demo_server,
     assert page.locator("[data-empty=no-meters]").count() == 1
     page.click("button[data-mode=test_mode]")  # both keys now: switching needs no login
     page.wait_for_url(re.compile(r".*/ui/meters$"))
-    assert page.locator("[data-table=meters] tbody tr").count() == 5
+    assert page.locator("[data-table=meters] tbody tr").count() == 6

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from meterbase.storage import open_store
-from support.pg import BACKENDS, create_database, drop_database, pg_available
+from support.pg import BACKENDS, backend_database
 from support.server import start_server, stop_server
 
 __all__ = ["LiveServer", "live_server", "start_server", "stop_server"]
@@ -31,13 +31,7 @@ class LiveServer:
 def live_server(request, tmp_path_factory) -> LiveServer:
     """The server on each backend under test (PostgreSQL: a database of its own, dropped after)."""
     tmp = tmp_path_factory.mktemp("live")
-    if request.param == "postgresql":
-        if not pg_available():
-            pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-        db_url = create_database("mb_e2e")
-        request.addfinalizer(lambda: drop_database(db_url))
-    else:
-        db_url = f"sqlite:///{tmp}/live.db"
+    db_url = backend_database(request, tmp, "mb_e2e")
     store = open_store(db_url)
     test_key, _ = store.create_key("e2e", "test_mode")
     live_key, _ = store.create_key("e2e-live", "live_mode")

@@ -273,9 +273,9 @@ def test_audit_log_records_key_and_config_changes_with_their_actor(billing_world
     admin.post("/v1/meters", json={"name": "bad", "event_name": "x", "aggregation": {"type": "sum"}})  # refused: no entry
     entries = ok(admin, "GET", "/v1/audit")["data"]
     actions = [e["action"] for e in reversed(entries)]
-    assert actions == ["api_key.created", "meter.created", "product.created", "subscription.created", "subscription.created",
-                       "policy.replaced", "portal_token.created", "meter.archived", "meter.unarchived", "meter.updated",
-                       "portal_token.revoked"], actions
+    assert actions == ["api_key.created", "meter.created", "product.created", "customer.created", "subscription.created",
+                       "customer.created", "subscription.created", "policy.replaced", "portal_token.created",
+                       "meter.archived", "meter.unarchived", "meter.updated", "portal_token.revoked"], actions
     assert (entries[-1]["target"], entries[-1]["actor"]) == (admin_id, audit.SYSTEM)  # made by the fixture's store
     assert all(e["actor"] == admin_id and e["environment"] == ENV for e in entries[:-1])
     assert entries[0]["target"] == w["portal"]["id"] and entries[1]["details"] == {"name": "Tokens"}

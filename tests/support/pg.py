@@ -56,3 +56,17 @@ def truncate_all(url: str) -> None:
                 conn.execute(text("TRUNCATE TABLE " + ", ".join(f'"{n}"' for n in known) + " RESTART IDENTITY"))
     finally:
         engine.dispose()
+
+
+def backend_database(request, tmp, prefix: str) -> str:
+    """The URL of a fresh database on ``request.param``'s backend for a module-scoped fixture: a SQLite
+    file under ``tmp``, or a PostgreSQL database of its own (dropped at the end; skipped without a server)."""
+    import pytest
+
+    if request.param != "postgresql":
+        return f"sqlite:///{tmp}/{prefix}.db"
+    if not pg_available():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    url = create_database(prefix)
+    request.addfinalizer(lambda: drop_database(url))
+    return url

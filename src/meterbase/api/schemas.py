@@ -1,14 +1,36 @@
-"""Pydantic request models: they document the API (OpenAPI at /docs) and type-check bodies.
+"""Pydantic models of the events, meters and usage API: request bodies and the answers' shapes.
 
-Domain rules (limits, filter semantics) are enforced once, in the pure core, so both the native
-and the Dodo-compatible routes give the same errors.
+They document the API (OpenAPI at ``/docs``). Meter bodies are type-checked by FastAPI; other
+bodies are parsed by the pure core, which enforces the domain rules once, so the native and the
+Dodo-compatible routes give the same errors; their models here only document them (``body_doc``).
+Response models are documented with :func:`answers` (``responses=``), never used to filter what a
+route returns; ``tests/reliability/test_schemathesis.py`` checks every answer against them.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: Request-body models documented through ``body_doc`` (added to the OpenAPI components by ``api.docs``).
+BODIES: list[type[BaseModel]] = []
+
+
+def body_doc(model: type[BaseModel], required: bool = True, description: str | None = None) -> dict:
+    """``openapi_extra`` documenting a JSON body the route parses itself (the core validates it)."""
+    if model not in BODIES:
+        BODIES.append(model)
+    body: dict = {"required": required,
+                  "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+    if description:
+        body["description"] = description
+    return {"requestBody": body}
+
+
+def answers(model: type[BaseModel] | None, status: int = 200, description: str = "OK") -> dict:
+    """Route kwargs documenting the success answer's shape (``responses=``; the route's dict is sent as is)."""
+    return {"responses": {status: {"model": model, "description": description} if model else {"description": description}}}
 
 Scalar = Union[str, float, int, bool]
 
@@ -36,6 +58,91 @@ def ingest_body_schema() -> dict:
             }
         },
     }
+
+
+class IngestResult(BaseModel):
+    ingested_count: int = Field(description="Events stored by this request.")
+    duplicate_count: int = Field(description="Events whose id was already stored with the same content.")
+    duplicates: list[str] = Field(description="Their event ids.")
+    conflict_count: int = Field(description="Events whose id was already stored with different content (ignored).")
+    conflicts: list[str] = Field(description="Their event ids.")
+
+
+class EventOut(BaseModel):
+    business_id: str
+    event_id: str
+    customer_id: str
+    event_name: str
+    timestamp: str = Field(description="ISO-8601 UTC instant of the event.")
+    metadata: dict[str, Any]
+    ingested_at: str = Field(description="When the server stored it (ISO-8601 UTC).")
+
+
+class EventPage(BaseModel):
+    data: list[EventOut]
+    next_cursor: Optional[str] = Field(description="Pass as cursor for older events; null on the last page.")
+
+
+class AggregationOut(BaseModel):
+    type: str
+    key: Optional[str]
+
+
+class MeterOut(BaseModel):
+    id: str
+    business_id: str
+    name: str
+    description: Optional[str]
+    event_name: str
+    aggregation: AggregationOut
+    measurement_unit: str
+    filter: Optional[dict[str, Any]]
+    archived: bool
+    environment: str = Field(description="test_mode or live_mode (the key's).")
+    created_at: str
+    updated_at: str
+
+
+class MeterPage(BaseModel):
+    data: list[MeterOut]
+
+
+class UsageWindow(BaseModel):
+    start: str
+    end: str
+    value: Optional[str] = Field(description="Exact decimal text; null when the window has no value (max of nothing).")
+
+
+class UsageRow(BaseModel):
+    customer_id: str
+    group: Optional[dict[str, Any]] = Field(description="The group_by values of this row, or null.")
+    value: Optional[str] = Field(description="The meter's value over the whole range (exact decimal text).")
+    events: int
+    rejected: int = Field(description="Events counted whose value was missing or not a number.")
+    windows: list[UsageWindow]
+
+
+class UsageOut(BaseModel):
+    meter_id: str
+    aggregation: str
+    measurement_unit: str
+    from_: str = Field(alias="from")
+    to: str
+    window: str
+    tz: str
+    data: list[UsageRow]
+
+
+class DodoIngestResult(BaseModel):
+    ingested_count: int
+
+
+class DodoEventPage(BaseModel):
+    items: list[EventOut]
+
+
+class DodoMeterPage(BaseModel):
+    items: list[MeterOut]
 
 
 class FilterCondition(BaseModel):
@@ -73,6 +180,11 @@ class MeterUpdate(BaseModel):
     name: Optional[str] = None
     description: Optional[str] = None
     measurement_unit: Optional[str] = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = Field(description="Always ok when the server answers.")
+    version: str = Field(description="meterbase version.")
 
 
 class ErrorBody(BaseModel):

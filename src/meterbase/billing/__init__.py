@@ -1,7 +1,8 @@
 """Billing core (pure: no I/O): billing cycles and periods, products as plans, invoice assembly.
 
-Storage (``meterbase.storage.billing_store.Billing``) measures meters and persists what this core
-computes; money comes from ``meterbase.pricing`` (one rounding per line, there and only there).
+The use cases (``meterbase.invoicing``: ``Billing``, ``Pricer``, the invoice run) measure meters
+and persist what this core computes; money comes from ``meterbase.pricing`` (one rounding per
+line, there and only there).
 """
 
 from .invoice import InvoiceDraft, InvoiceLine, Segment, assemble, fixed_share, usage_windows

@@ -78,9 +78,13 @@ def _usage_line(raw: object, i: int) -> UsagePrice:
     has_price, has_ppu = raw.get("price") is not None, raw.get("price_per_unit") is not None
     if has_price == has_ppu:
         raise ValidationError("give exactly one of price or price_per_unit", f"{where}.price")
+    free = raw.get("free_threshold")
     spec = raw["price"] if has_price else {
-        "model": "per_unit", "unit_price": raw["price_per_unit"], "free_threshold": raw.get("free_threshold") or 0,
+        "model": "per_unit", "unit_price": raw["price_per_unit"], "free_threshold": 0 if free is None else free,
     }
+    description = raw.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > 255):
+        raise ValidationError("description must be a string of at most 255 characters", f"{where}.description")
     if has_price and raw.get("free_threshold") is not None:
         raise ValidationError("put free_threshold inside price", f"{where}.free_threshold")
     try:
@@ -91,7 +95,7 @@ def _usage_line(raw: object, i: int) -> UsagePrice:
         if not has_price and field == "unit_price":
             field = "price_per_unit"
         raise ValidationError(exc.message, f"{prefix}.{field}" if field else prefix) from None
-    return UsagePrice(meter_id, price, raw.get("description"))
+    return UsagePrice(meter_id, price, description)
 
 
 def fixed_fee(value: object, currency: str, field: str = "fixed_fee") -> Money:
@@ -116,11 +120,13 @@ def parse_product(raw: object) -> Plan:
     if not isinstance(currency, str):
         raise ValidationError("currency is required (ISO 4217, e.g. USD)", "currency")
     fee = fixed_fee(raw.get("fixed_fee"), currency)
-    period = raw.get("billing_period") or {}
+    period = raw.get("billing_period")
+    period = {} if period is None else period
     if not isinstance(period, dict):
         raise ValidationError("billing_period must be an object {interval, count}", "billing_period")
     cycle = parse_cycle(period.get("interval", "month"), period.get("count", 1))
-    lines = raw.get("meters") or []
+    lines = raw.get("meters")
+    lines = [] if lines is None else lines
     if not isinstance(lines, list):
         raise ValidationError("meters must be a list", "meters")
     if len(lines) > MAX_METERS:

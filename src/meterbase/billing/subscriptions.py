@@ -40,7 +40,8 @@ def _string(raw: dict, key: str, required: bool = True, limit: int = 255) -> str
 
 
 def _metadata(raw: dict) -> dict:
-    meta = raw.get("metadata") or {}
+    meta = raw.get("metadata")
+    meta = {} if meta is None else meta
     if not isinstance(meta, dict) or any(not isinstance(v, (str, int, float, bool)) for v in meta.values()):
         raise ValidationError("metadata must be an object of strings, numbers or booleans", "metadata")
     return meta
@@ -92,7 +93,8 @@ def parse_subscription(raw: Any, now: datetime) -> dict:
     quantity = raw.get("quantity", 1)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 1_000_000:
         raise ValidationError("quantity must be an integer from 1 to 1000000", "quantity")
-    billing = raw.get("billing") or {}
+    billing = raw.get("billing")
+    billing = {} if billing is None else billing
     if not isinstance(billing, dict):
         raise ValidationError("billing must be an object", "billing")
     return {

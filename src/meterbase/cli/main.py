@@ -10,12 +10,13 @@ import typer
 from .. import __version__
 from ..storage import audit
 from . import blueprints, keys, meters
-from .common import DB_HELP, console, get_store
+from .common import DB_HELP, FriendlyGroup, console, get_store
 from .ingest import ingest
 from .serve import serve
 from .usage import usage
 
-app = typer.Typer(help="meterbase: usage metering, limits and billing.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="meterbase: usage metering, limits and billing.", no_args_is_help=True, add_completion=False,
+                  cls=FriendlyGroup)  # expected failures of every command: one line, exit 2
 
 
 @app.callback()
@@ -28,7 +29,10 @@ def _root(ctx: typer.Context):
 app.add_typer(keys.app, name="keys")
 app.add_typer(meters.app, name="meters")
 app.add_typer(blueprints.app, name="blueprints")
-from . import invoices, webhooks  # noqa: E402
+from . import customers, invoices, products, subscriptions, webhooks  # noqa: E402
+app.add_typer(customers.app, name="customers")
+app.add_typer(products.app, name="products")
+app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(invoices.app, name="invoices")
 app.add_typer(webhooks.app, name="webhooks")
 from . import sessions as sessions_cli  # noqa: E402

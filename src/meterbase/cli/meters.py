@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer
 from rich.table import Column, Table
 
-from .common import DB_HELP, ENV_OPTION, console, friendly_errors, get_store
+from .common import DB_HELP, ENV_OPTION, console, friendly_errors, get_store, json_option
 
 app = typer.Typer(help="Manage meters.", no_args_is_help=True)
 
@@ -38,6 +37,6 @@ def create(
     """Create a meter (existing events are backfilled)."""
     with friendly_errors():
         raw = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
-               "measurement_unit": unit, "filter": json.loads(filter_json) if filter_json else None}
+               "measurement_unit": unit, "filter": json_option(filter_json, "--filter")}
         meter = get_store(db).create_meter(env, raw)
     console.print(f"[green]created[/green] {meter.id}")

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .common import DB_HELP, console, get_store
+from .common import DB_HELP, console, database_url, fail, get_store
 
 
 def serve(
@@ -27,12 +27,18 @@ def serve(
     import uvicorn
 
     from ..api.http_server import uvicorn_settings
+    from ..app import DASHBOARD_PROVIDERS
+    from ..dashboard.providers import ProviderError, load
 
-    if db:
-        os.environ["MB_DATABASE_URL"] = db
+    try:
+        load(DASHBOARD_PROVIDERS)  # every dashboard section wired, or no server (workers would fail anyway)
+    except ProviderError as exc:
+        raise fail(str(exc), "dashboard") from None
+    os.environ["MB_DATABASE_URL"] = database_url(db)  # the workers' Settings read it
     if header_timeout is not None:
         os.environ["MB_HEADER_TIMEOUT"] = str(header_timeout)  # read by every worker's protocol
     get_store().close()  # applies the schema once, before workers start
-    console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs)")
-    uvicorn.run("meterbase.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+    console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs; database "
+                  f"{os.environ['MB_DATABASE_URL']})", soft_wrap=True)
+    uvicorn.run("meterbase.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, **uvicorn_settings())

@@ -1,104 +1,107 @@
-"""What the dashboard shows from modules that may not exist yet: billing, policy, live sessions.
+"""What the dashboard shows of each domain: one *provider* module per section, wired explicitly.
 
-Each section asks one function here. Until its module is wired in, the function returns ``[]`` /
-``None`` and the page renders an empty state saying what to set up. Wiring a module is a few lines:
-give it a ``dashboard_provider`` module exposing any of the functions below with the same
-signature (e.g. ``meterbase/billing/dashboard_provider.py`` defining ``recent_invoices``), or call
-:func:`register` at import time. Providers may return dataclasses or dicts with these fields
-(templates read either):
+The composition root (``meterbase.app``) names one module per section and calls :func:`load` at
+start. A section whose module is missing, fails to import, or lacks one of the functions below
+stops the server with a :class:`ProviderError` naming the section, the module and what is wrong —
+never an empty page. The loaded :class:`Providers` live on ``app.state.dashboard_providers``.
 
-* invoice: ``id, customer_id, status, currency, total, period_start, period_end, issued_at``
-  (instants as ISO strings or µs ints), ``lines`` = list of ``description, quantity, unit_price, amount``
-* plan: ``name, id, status, current_period_start, current_period_end``
-* entitlement: ``name, unit, used, limit, remaining, resets_at`` (decimals as strings; ``limit`` None = unlimited)
-* live session: ``id, started_at, last_seen_at, description``
+Sections and the functions their module defines (each takes ``(store, environment, …)``):
 
-A provider that raises (module half-installed, table missing) is logged and treated as empty, so
-a dashboard page never fails because of it.
+* ``billing`` (``meterbase.invoicing.dashboard_provider``): ``list_invoices``, ``get_invoice``,
+  ``accounts``, ``account``, ``customer_invoices``, ``products``, ``money``, ``finalize``, ``void``.
+* ``policy``: ``entitlements(store, env, customer_id)`` -> ``[{name, unit, used, limit, remaining,
+  resets_at}]`` (decimals as strings; ``limit`` None = unlimited).
+* ``sessions``: ``live_sessions(store, env, customer_id)`` -> ``[{id, started_at, last_seen_at, description}]``.
+
+A new domain (credits, say) adds a section here and its module in the composition root; the
+customer page renders sections in order, so a "Credits" panel is one more provider and template.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-from typing import Any, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
-log = logging.getLogger("meterbase.dashboard")
+from fastapi import Request
 
-#: section -> module whose ``dashboard_provider`` submodule is asked (first that imports wins)
-_MODULES = {
-    "billing": ("meterbase.billing.dashboard_provider",),
-    "policy": ("meterbase.policy.dashboard_provider",),
-    "sessions": ("meterbase.sessions.dashboard_provider", "meterbase.policy.dashboard_provider"),
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "billing": ("list_invoices", "get_invoice", "accounts", "account", "customer_invoices", "products", "money",
+                "finalize", "void"),
+    "policy": ("entitlements",),
+    "sessions": ("live_sessions",),
 }
-_FUNCTIONS = {
-    "recent_invoices": "billing",  # (store, environment, limit, customer_id=None) -> list[invoice]
-    "get_invoice": "billing",  # (store, environment, invoice_id) -> invoice | None
-    "upcoming_invoice": "billing",  # (store, environment, customer_id) -> invoice | None
-    "customer_plan": "billing",  # (store, environment, customer_id) -> plan | None
-    "entitlements": "policy",  # (store, environment, customer_id) -> list[entitlement]
-    "live_sessions": "sessions",  # (store, environment, customer_id) -> list[live session]
-}
-_registered: dict[str, Callable[..., Any]] = {}
 
 
-def register(name: str, fn: Callable[..., Any]) -> None:
-    """Plug a provider function in (``name`` is one of the functions of this module)."""
-    if name not in _FUNCTIONS:
-        raise ValueError(f"unknown dashboard provider {name!r}; expected one of {sorted(_FUNCTIONS)}")
-    _registered[name] = fn
+class ProviderError(RuntimeError):
+    """A dashboard section cannot be wired: the server must not start."""
 
 
-def _lookup(name: str) -> Callable[..., Any] | None:
-    if name in _registered:
-        return _registered[name]
-    for module in _MODULES[_FUNCTIONS[name]]:
+@dataclass(frozen=True)
+class Providers:
+    """The loaded provider module of every section (attribute per section)."""
+
+    billing: Any
+    policy: Any
+    sessions: Any
+
+
+def _load_one(section: str, module: str | ModuleType) -> ModuleType:
+    if isinstance(module, ModuleType):
+        mod = module
+    else:
         try:
             mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
+        except Exception as exc:  # noqa: BLE001 - reported with what the operator needs to know
+            raise ProviderError(f"dashboard section {section!r}: its provider module {module!r} failed to import "
+                                f"({type(exc).__name__}: {exc}); the server cannot start without it") from exc
+    missing = [name for name in SECTIONS[section] if not callable(getattr(mod, name, None))]
+    if missing:
+        raise ProviderError(f"dashboard section {section!r}: provider module {mod.__name__!r} lacks "
+                            f"{', '.join(missing)}; the server cannot start without it")
+    return mod
+
+
+def load(modules: dict[str, str | ModuleType]) -> Providers:
+    """Import and check the provider of every section (``modules``: section -> module or its name)."""
+    unknown = sorted(set(modules) - set(SECTIONS))
+    missing = sorted(set(SECTIONS) - set(modules))
+    if unknown or missing:
+        raise ProviderError(f"dashboard providers: unknown sections {unknown}, unwired sections {missing}")
+    return Providers(**{section: _load_one(section, module) for section, module in modules.items()})
+
+
+def of(request: Request) -> Providers:
+    """The providers of the app serving ``request``."""
+    found = getattr(request.app.state, "dashboard_providers", None)
+    if found is None:
+        raise ProviderError("the dashboard was mounted without its providers (see meterbase.app.create_app)")
+    return found
+
+
+# -- the default wiring, for code outside a request (tests, scripts) --------------------------------
+_default: Providers | None = None
+
+
+def default() -> Providers:
+    """The providers the composition root wires (``meterbase.app.DASHBOARD_PROVIDERS``), loaded once."""
+    global _default
+    if _default is None:
+        from ..app import DASHBOARD_PROVIDERS
+
+        _default = load(DASHBOARD_PROVIDERS)
+    return _default
 
 
 def available(section: str) -> bool:
-    """Whether any function of ``section`` (billing | policy | sessions) is wired."""
-    return any(_lookup(n) is not None for n, s in _FUNCTIONS.items() if s == section)
-
-
-def _call(name: str, default, *args):
-    fn = _lookup(name)
-    if fn is None:
-        return default
-    try:
-        result = fn(*args)
-    except Exception:  # noqa: BLE001 - a half-wired module must not break the page
-        log.exception("dashboard provider %s failed; showing an empty state", name)
-        return default
-    return default if result is None else result
-
-
-def recent_invoices(store, environment: str, limit: int = 10, customer_id: str | None = None) -> list:
-    return list(_call("recent_invoices", [], store, environment, limit, customer_id))
-
-
-def get_invoice(store, environment: str, invoice_id: str):
-    return _call("get_invoice", None, store, environment, invoice_id)
-
-
-def upcoming_invoice(store, environment: str, customer_id: str):
-    return _call("upcoming_invoice", None, store, environment, customer_id)
-
-
-def customer_plan(store, environment: str, customer_id: str):
-    return _call("customer_plan", None, store, environment, customer_id)
+    """Whether ``section`` is wired (every section is, or the server would not have started)."""
+    return section in SECTIONS and getattr(default(), section) is not None
 
 
 def entitlements(store, environment: str, customer_id: str) -> list:
-    return list(_call("entitlements", [], store, environment, customer_id))
+    return list(default().policy.entitlements(store, environment, customer_id))
 
 
 def live_sessions(store, environment: str, customer_id: str) -> list:
-    return list(_call("live_sessions", [], store, environment, customer_id))
+    return list(default().sessions.live_sessions(store, environment, customer_id))

@@ -9,44 +9,32 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-from pathlib import Path
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import FileResponse, RedirectResponse
 
-from .. import __version__
 from ..errors import NotFound, ValidationError
 from ..meters.model import NUMERIC_AGGREGATIONS
 from ..storage import dashboard_queries as q
 from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us
-from . import providers
+from . import billing_pages, customers
+from .pages import HERE, MODE_LABELS, not_found, read_form, render
 from .session import UiSession, api_session, clear_session, page_session, read_session, same_origin, set_session
 from .views import (
     DAY_US,
     HOUR_US,
-    RANGE_LABELS,
     chart_payload,
     classify_event,
     day_floor,
-    fmt_num,
-    fmt_time,
     local_input,
-    month_start,
     parse_when,
-    percent,
     rejection_reason,
     resolve_range,
 )
 
-HERE = Path(__file__).parent
 STATIC = (HERE / "static").resolve()
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.filters.update(num=fmt_num, time=fmt_time, pct=percent, us_iso=iso_us)
-templates.env.globals.update(version=__version__, RANGE_LABELS=RANGE_LABELS, WINDOWS=("minute", "hour", "day", "month"))
-
 router = APIRouter(include_in_schema=False)
 
 
@@ -61,28 +49,11 @@ def event_json(ev: dict, business_id: str) -> dict:
 
     return f(ev, business_id)
 
-MODE_LABELS = {"test_mode": "Test mode", "live_mode": "Live mode"}
-
-
-def render(request: Request, name: str, s: UiSession | None, status: int = 200, **ctx) -> Response:
-    ctx.update(session=s, mode=s.mode if s else None, MODE_LABELS=MODE_LABELS, ENVIRONMENTS=ENVIRONMENTS,
-               path=request.url.path, server_url=str(request.base_url).rstrip("/"))
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
-
-
-def not_found(request: Request, s: UiSession, title: str, message: str, section: str) -> Response:
-    return render(request, "not_found.html", s, 404, title=title, message=message, active=section)
-
 
 def _safe_next(value: str | None) -> str:
     if value and value.startswith("/ui") and not value.startswith("//") and "\\" not in value:
         return value
     return "/ui"
-
-
-async def _form(request: Request) -> dict[str, str]:
-    body = (await request.body())[:16384].decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
 # -- static files, root ---------------------------------------------------------------------------
@@ -110,7 +81,7 @@ def login_page(request: Request, next: str | None = None, mode: str | None = Non
 
 @router.post("/ui/login")
 async def login(request: Request):
-    form = await _form(request)
+    form = await read_form(request)
     nxt = _safe_next(form.get("next"))
     token = form.get("api_key", "").strip()
     key = request.app.state.store.find_key(token) if token else None  # the same lookup as api/auth.py
@@ -138,7 +109,7 @@ def logout(request: Request):
 
 @router.post("/ui/mode")
 async def switch_mode(request: Request):
-    form = await _form(request)
+    form = await read_form(request)
     mode = form.get("mode", "")
     back = _safe_next(form.get("next"))
     s = read_session(request)
@@ -182,8 +153,7 @@ def overview(request: Request, s: UiSession = Depends(page_session)):
     return render(
         request, "overview.html", s, active="overview", total=total, rate=last5 / 300, last5=last5, today_n=today_n,
         n30=n30, customers30=customers30, volume={"daily": daily, "hourly": hourly}, top_customers=top_customers,
-        top_meters=top_meters, meter_count=len(meters), invoices=providers.recent_invoices(store, env, 5),
-        billing=providers.available("billing"),
+        top_meters=top_meters, meter_count=len(meters), **billing_pages.overview_money(request, env),
     )
 
 
@@ -258,48 +228,6 @@ def meter_usage_api(request: Request, meter_id: str, s: UiSession = Depends(api_
     return _meter_usage(request.app.state.store, s.environment, meter_id, _usage_params(request))
 
 
-# -- customers ------------------------------------------------------------------------------------
-@router.get("/ui/customers")
-def customers_page(request: Request, search: str = "", page: int = 0, s: UiSession = Depends(page_session)):
-    store, env = request.app.state.store, s.environment
-    per_page = 100
-    with store.read() as conn:
-        rows = q.customers(conn, env, per_page + 1, max(page, 0) * per_page, search.strip() or None)
-    return render(request, "customers.html", s, active="customers", rows=rows[:per_page], more=len(rows) > per_page,
-                  page=max(page, 0), search=search)
-
-
-@router.get("/ui/customers/{customer_id:path}")
-def customer_page(request: Request, customer_id: str, s: UiSession = Depends(page_session)):
-    store, env = request.app.state.store, s.environment
-    with store.read() as conn:
-        row = q.customer(conn, env, customer_id)
-        names = q.customer_event_names(conn, env, customer_id) if row else []
-    plan = providers.customer_plan(store, env, customer_id)
-    ents = providers.entitlements(store, env, customer_id)
-    if row is None and plan is None and not ents:
-        return not_found(request, s, "Customer not found",
-                         f"No events for customer {customer_id!r} in {MODE_LABELS[env].lower()} yet.", "customers")
-    now = store.now()
-    period_from, period_to = month_start(now), now + 1
-    chart_from = day_floor(now) - 29 * DAY_US
-    usage = []
-    for m in store.list_meters(env, False, 1000):
-        month = usage_json(store.usage(env, m.id, period_from, period_to, "month", "UTC", customer_id))
-        daily = store.usage(env, m.id, chart_from, period_to, "day", "UTC", customer_id)
-        row_m = month["data"][0] if month["data"] else {"value": None, "events": 0, "rejected": 0}
-        usage.append({"meter": m, "value": row_m["value"], "events": row_m["events"], "rejected": row_m["rejected"],
-                      "chart": chart_payload(daily)})
-    usage.sort(key=lambda x: (x["events"] == 0, x["meter"].spec.name.lower()))
-    return render(
-        request, "customer.html", s, active="customers", customer_id=customer_id, row=row, names=names, plan=plan,
-        entitlements=ents, sessions=providers.live_sessions(store, env, customer_id), usage=usage,
-        period_from=period_from, period_to=period_to, invoices=providers.recent_invoices(store, env, 20, customer_id),
-        upcoming=providers.upcoming_invoice(store, env, customer_id), billing=providers.available("billing"),
-        policy=providers.available("policy"), sessions_wired=providers.available("sessions"),
-    )
-
-
 # -- events explorer ------------------------------------------------------------------------------
 def _cursor_encode(ts: int, seq: int) -> str:
     return base64.urlsafe_b64encode(f"{ts}:{seq}".encode()).decode()
@@ -366,19 +294,5 @@ def events_page(request: Request, s: UiSession = Depends(page_session)):
     )
 
 
-# -- invoices -------------------------------------------------------------------------------------
-@router.get("/ui/invoices")
-def invoices_page(request: Request, s: UiSession = Depends(page_session)):
-    store, env = request.app.state.store, s.environment
-    return render(request, "invoices.html", s, active="invoices", invoices=providers.recent_invoices(store, env, 100),
-                  billing=providers.available("billing"))
-
-
-@router.get("/ui/invoices/{invoice_id}")
-def invoice_page(request: Request, invoice_id: str, s: UiSession = Depends(page_session)):
-    store, env = request.app.state.store, s.environment
-    inv = providers.get_invoice(store, env, invoice_id)
-    if inv is None:
-        return not_found(request, s, "Invoice not found",
-                         f"There is no invoice {invoice_id!r} in {MODE_LABELS[env].lower()}.", "invoices")
-    return render(request, "invoice.html", s, active="invoices", inv=inv)
+router.include_router(customers.router)
+router.include_router(billing_pages.router)

@@ -207,3 +207,14 @@ def same_origin(request: Request) -> bool:
         return origin is None
     host = request.headers.get("host", "")
     return origin.split("://", 1)[-1] == host
+
+
+def csrf_token(request: Request) -> str:
+    """A token bound to this session's cookie, for the dashboard's state-changing forms."""
+    cookie = request.cookies.get(COOKIE, "")
+    return _b64(hmac.new(signer(request)._secret, b"meterbase-dashboard-csrf|" + cookie.encode(), hashlib.sha256).digest())
+
+
+def csrf_ok(request: Request, token: str | None) -> bool:
+    """A form post is ours: same origin, and it carries this session's CSRF token."""
+    return bool(token) and same_origin(request) and hmac.compare_digest(token, csrf_token(request))

@@ -123,28 +123,89 @@ def _val(p: Partial, agg: str) -> str | None:
     return None if v is None else decimal_text(v)
 
 
+#: How customers combine into one line, per aggregation: merged exactly (partials) where the merged value
+#: means something for all customers together; otherwise each customer's value is summed per window
+#: (max, last: e.g. storage in use) or the customers are drawn one line each (min).
+COMBINED = {"count": "total", "sum": "total", "avg": "average of all events", "unique_count": "distinct across customers",
+            "max": "sum of each customer's max", "last": "sum of each customer's last value", "min": None}
+PER_CUSTOMER_LINES = 8
+
+
+def _merged(parts_by_customer: dict[str, list[Partial]], nwin: int, agg: str) -> tuple[list, Partial]:
+    """Values per window of several customers combined per ``COMBINED[agg]`` (and the range total)."""
+    if agg not in ("max", "last", "min"):
+        acc = [Partial() for _ in range(nwin)]
+        for parts in parts_by_customer.values():
+            for i, p in enumerate(parts):
+                acc[i].merge(p)
+        total = Partial()
+        for p in acc:
+            total.merge(p)
+        return [_val(p, agg) for p in acc], total
+    sums: list = [None] * nwin
+    total = Partial()
+    for parts in parts_by_customer.values():
+        for i, p in enumerate(parts):
+            v = p.value(agg)
+            if v is not None:
+                sums[i] = (sums[i] or Decimal(0)) + v
+            total.merge(p)
+    return [None if v is None else decimal_text(v) for v in sums], total
+
+
 def chart_payload(u: UsageResult) -> dict:
-    """Chart series from a usage result: customers merged exactly (partials, not values), one
-    series per metadata group when grouped, else one 'All customers' (or the one customer)."""
+    """Chart series from a usage result: one line per metadata group when grouped, else one line. The
+    line of several customers says what it is (``COMBINED``): a total, an average of all events, or the
+    sum of each customer's max/last — never one customer's value under an "all customers" label; for
+    ``min`` each customer gets its own line. A single customer's line is labelled with its id."""
     agg = u.meter.aggregation
     nwin = len(u.bounds)
-    groups: dict[tuple, list[Partial]] = {}
+    groups: dict[tuple, dict[str, list[Partial]]] = {}
     for s in u.series:
         gkey = tuple(sorted((s.group or {}).items(), key=lambda kv: kv[0])) if s.group is not None else ()
-        acc = groups.setdefault(gkey, [Partial() for _ in range(nwin)])
+        per = groups.setdefault(gkey, {}).setdefault(s.customer_id, [Partial() for _ in range(nwin)])
         for i, p in enumerate(s.windows):
-            acc[i].merge(p)
+            per[i].merge(p)
+    customers = {s.customer_id for s in u.series}
     if not groups:
-        groups[()] = [Partial() for _ in range(nwin)]
+        groups[()] = {}
     series = []
-    for gkey, parts in sorted(groups.items(), key=lambda kv: tuple("" if v is None else str(v) for _, v in kv[0])):
-        label = ", ".join(f"{k}={'(missing)' if v is None else v}" for k, v in gkey) if gkey else "All customers"
+    for gkey, per in sorted(groups.items(), key=lambda kv: tuple("" if v is None else str(v) for _, v in kv[0])):
+        glabel = ", ".join(f"{k}={'(missing)' if v is None else v}" for k, v in gkey)
+        if len(customers) <= 1 or COMBINED[agg] is not None:
+            values, total = _merged(per, nwin, agg)
+            summed = agg in ("max", "last", "min")  # not mergeable: each customer's value, added up
+            if len(customers) == 1:
+                label = glabel or next(iter(customers))
+            elif glabel:
+                label = f"{glabel} ({COMBINED[agg]})" if summed else glabel
+            else:
+                label = f"All customers ({COMBINED[agg]})"
+            series.append({"label": label, "values": values, "events": total.events,
+                           "total": _sum_total(per, agg) if summed else _val(total, agg)})
+            continue
+        ranked = sorted(per.items(), key=lambda kv: (-sum(p.events for p in kv[1]), kv[0]))[:PER_CUSTOMER_LINES]
+        for cid, parts in ranked:
+            total = Partial()
+            for p in parts:
+                total.merge(p)
+            series.append({"label": f"{glabel} · {cid}" if glabel else cid, "values": [_val(p, agg) for p in parts],
+                           "total": _val(total, agg), "events": total.events})
+    return {"labels": [iso_us(ws) for ws, _ in u.bounds], "series": series,
+            "combined": COMBINED[agg] if len(customers) > 1 else None}
+
+
+def _sum_total(per: dict[str, list[Partial]], agg: str) -> str | None:
+    """Over the whole range: the sum of each customer's value (max, last)."""
+    out = None
+    for parts in per.values():
         total = Partial()
         for p in parts:
             total.merge(p)
-        series.append({"label": label, "values": [_val(p, agg) for p in parts], "total": _val(total, agg),
-                       "events": total.events})
-    return {"labels": [iso_us(ws) for ws, _ in u.bounds], "series": series}
+        v = total.value(agg)
+        if v is not None:
+            out = (out or Decimal(0)) + v
+    return None if out is None else decimal_text(out)
 
 
 def rejection_reason(meter: Meter, metadata: dict) -> str | None:

@@ -29,6 +29,7 @@ ACTIONS = (
     "api_key.created", "api_key.revoked", "portal_token.created", "portal_token.revoked",
     "meter.created", "meter.updated", "meter.archived", "meter.unarchived",
     "policy.replaced", "product.created", "subscription.created", "webhook_endpoint.created",
+    "customer.created", "invoice.finalized", "invoice.voided", "invoices.run",
 )
 
 

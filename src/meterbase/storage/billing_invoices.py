@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from ..billing.invoice import InvoiceDraft
 from ..errors import NotFound
@@ -195,6 +195,12 @@ def period_statuses(conn, environment: str | None) -> dict[tuple[str, int], str]
     return {(sid, start): status for sid, start, status in conn.execute(q)}
 
 
+def invoiced_after(conn, subscription_id: str, at_us: int) -> str | None:
+    """The id of a non-void invoice of the subscription whose period ends after ``at_us``, if any."""
+    return conn.execute(select(ti.c.id).where(ti.c.subscription_id == subscription_id, ti.c.period_end > at_us,
+                                              ti.c.status != VOID)).scalar()
+
+
 def set_status(conn, invoice_id: str, status: str, now_us: int) -> None:
     stamp = {FINALIZED: {"finalized_at": now_us}, VOID: {"voided_at": now_us}}.get(status, {})
     conn.execute(update(ti).where(ti.c.id == invoice_id).values(status=status, updated_at=now_us, **stamp))
@@ -214,14 +220,44 @@ def get_invoice(conn, environment: str, invoice_id: str) -> Invoice:
     return _invoice(conn, row)
 
 
-def list_invoices(conn, environment: str, limit: int = 100, offset: int = 0, subscription_id: str | None = None,
-                  customer_id: str | None = None, status: str | None = None) -> list[Invoice]:
-    q = select(ti).where(ti.c.environment == environment)
+def _filtered(q, environment: str, subscription_id: str | None = None, customer_id: str | None = None,
+              status: str | None = None, period_from: int | None = None, period_to: int | None = None):
+    q = q.where(ti.c.environment == environment)
     if subscription_id:
         q = q.where(ti.c.subscription_id == subscription_id)
     if customer_id:
         q = q.where(ti.c.customer_id == customer_id)
     if status:
         q = q.where(ti.c.status == status)
+    if period_from is not None:
+        q = q.where(ti.c.period_start >= period_from)
+    if period_to is not None:
+        q = q.where(ti.c.period_start < period_to)
+    return q
+
+
+def list_invoices(conn, environment: str, limit: int = 100, offset: int = 0, subscription_id: str | None = None,
+                  customer_id: str | None = None, status: str | None = None, period_from: int | None = None,
+                  period_to: int | None = None, lines: bool = True) -> list[Invoice]:
+    """Newest period first; ``period_from``/``period_to`` bound the period start; ``lines=False``
+    leaves each invoice's ``lines`` empty (one query for a whole page)."""
+    q = _filtered(select(ti), environment, subscription_id, customer_id, status, period_from, period_to)
     q = q.order_by(ti.c.period_start.desc(), ti.c.id).offset(offset).limit(limit)
-    return [_invoice(conn, r) for r in conn.execute(q).all()]
+    rows = conn.execute(q).all()
+    if lines:
+        return [_invoice(conn, r) for r in rows]
+    return [Invoice(r.id, r.environment, r.subscription_id, r.customer_id, r.period_start, r.period_end, r.status,
+                    r.currency, r.subtotal, r.total, r.created_at, r.finalized_at, r.voided_at, []) for r in rows]
+
+
+def count_invoices(conn, environment: str, **filters) -> int:
+    return conn.execute(_filtered(select(func.count()).select_from(ti), environment, **filters)).scalar_one()
+
+
+def totals_by_period(conn, environment: str, since_us: int) -> list[tuple[int, str, str, object, int]]:
+    """``(period_start, currency, status, sum of totals, invoices)`` of invoices whose period starts at or
+    after ``since_us``, grouped in the database (one row per distinct period start, not per invoice)."""
+    q = (select(ti.c.period_start, ti.c.currency, ti.c.status, func.sum(ti.c.total), func.count())
+         .where(ti.c.environment == environment, ti.c.period_start >= since_us)
+         .group_by(ti.c.period_start, ti.c.currency, ti.c.status))
+    return [tuple(r) for r in conn.execute(q)]

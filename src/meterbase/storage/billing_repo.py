@@ -1,16 +1,21 @@
-"""Billing rows: customers, products (plans) and subscriptions with their plan segments.
+"""Billing rows: customers, products (plans), subscriptions with their plan segments, threshold hits,
+and the invoice run's reads (``snapshot``: one consistent read transaction; ``load_subscriptions``).
 
-Plain SQLAlchemy Core on the caller's connection; validation happens in ``meterbase.billing``
-before anything reaches here. Rows come back as small dataclasses with decoded JSON.
+Plain SQLAlchemy Core on the caller's connection (the use cases are ``meterbase.invoicing``'s);
+validation happens in ``meterbase.billing`` before anything reaches here. Rows come back as small
+dataclasses with decoded JSON.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterator
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from ..billing.periods import Cycle
 from ..billing.plans import Plan, plan_from_stored
@@ -20,6 +25,7 @@ from ..pricing.decimals import text
 from ..timeutil import from_us, iso_us
 from . import upsert
 from .schema import billing_customers as tc
+from .schema import billing_threshold_hits as th
 from .schema import billing_plan_segments as tg
 from .schema import billing_products as tp
 from .schema import billing_subscriptions as ts
@@ -70,15 +76,36 @@ def get_customer(conn, environment: str, customer_id: str) -> Customer:
     return _customer(row)
 
 
-def list_customers(conn, environment: str, limit: int, offset: int, email: str | None = None,
-                   name: str | None = None) -> list[Customer]:
-    q = select(tc).where(tc.c.environment == environment)
+def _customer_filter(q, environment: str, email: str | None, name: str | None, search: str | None):
+    q = q.where(tc.c.environment == environment)
     if email:
         q = q.where(tc.c.email == email)
     if name:
         q = q.where(tc.c.name.icontains(name, autoescape=True))  # % and _ match themselves
+    if search:
+        q = q.where(or_(*(c.icontains(search, autoescape=True) for c in (tc.c.id, tc.c.name, tc.c.email))))
+    return q
+
+
+def list_customers(conn, environment: str, limit: int, offset: int, email: str | None = None,
+                   name: str | None = None, search: str | None = None) -> list[Customer]:
+    """Newest first; ``search`` matches the id, name or email anywhere (case-insensitive)."""
+    q = _customer_filter(select(tc), environment, email, name, search)
     q = q.order_by(tc.c.created_at.desc(), tc.c.id).offset(offset).limit(limit)
     return [_customer(r) for r in conn.execute(q)]
+
+
+def count_customers(conn, environment: str, email: str | None = None, name: str | None = None,
+                    search: str | None = None) -> int:
+    q = _customer_filter(select(func.count()).select_from(tc), environment, email, name, search)
+    return conn.execute(q).scalar_one()
+
+
+def customers_by_id(conn, environment: str, ids: list[str]) -> dict[str, Customer]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(tc).where(tc.c.environment == environment, tc.c.id.in_(sorted(set(ids)))))
+    return {r.id: _customer(r) for r in rows}
 
 
 # -- products -------------------------------------------------------------------------------------
@@ -250,3 +277,47 @@ def add_segment(conn, sub: Subscription, effective_at: int, product_id: str, qua
 def set_cancel(conn, sub: Subscription, cancel: bool, ends_at: int | None, now_us: int) -> None:
     conn.execute(update(ts).where(ts.c.id == sub.id).values(cancel_at_period_end=cancel, ends_at=ends_at,
                                                             updated_at=now_us))
+
+
+def record_threshold_hit(conn, subscription_id: str, period_start: int, threshold: str, now_us: int) -> bool:
+    """Remember that ``threshold`` was reached in the period; False when it already was."""
+    stmt = upsert.insert(conn, th).values(subscription_id=subscription_id, period_start=period_start,
+                                          threshold=threshold, hit_at=now_us).on_conflict_do_nothing()
+    return upsert.inserted(conn, stmt, th.c.threshold)
+
+
+# -- the invoice run's reads ----------------------------------------------------------------------
+@contextmanager
+def snapshot(store) -> Iterator:
+    """A read transaction whose queries all see one state of the database (SQLite's WAL reads
+    already do; PostgreSQL needs ``REPEATABLE READ`` for that)."""
+    if store.read_engine.dialect.name != "postgresql":
+        with store.read() as conn:
+            yield conn
+        return
+    with store.read_engine.connect() as conn:
+        conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def load_subscriptions(conn, environment: str | None, customer_ids: list[str] | None = None) -> list[Subscription]:
+    """Every subscription of ``environment`` (None: all; ``customer_ids``: only theirs) with its plan
+    history, in two queries, ordered like ``list_subscriptions``."""
+    q = select(ts)
+    segs = select(tg.c.subscription_id, tg.c.effective_at, tg.c.product_id, tg.c.quantity)
+    if environment is not None or customer_ids is not None:
+        segs = segs.join(ts, ts.c.id == tg.c.subscription_id)
+    if environment is not None:
+        q = q.where(ts.c.environment == environment)
+        segs = segs.where(ts.c.environment == environment)
+    if customer_ids is not None:
+        q = q.where(ts.c.customer_id.in_(sorted(set(customer_ids))))
+        segs = segs.where(ts.c.customer_id.in_(sorted(set(customer_ids))))
+    history: dict[str, list] = defaultdict(list)
+    for sid, eff, pid, qty in conn.execute(segs.order_by(tg.c.subscription_id, tg.c.effective_at)):
+        history[sid].append((eff, pid, qty))
+    return [
+        subscription_from_row(row, history.get(row.id, []))
+        for row in conn.execute(q.order_by(ts.c.created_at.desc(), ts.c.id))
+    ]

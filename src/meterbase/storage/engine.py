@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from .types import SQLITE_FUNCTIONS
 
-DEFAULT_URL = "sqlite:///meterbase.db"
+DEFAULT_URL = "sqlite:///var/meterbase.db"  # the database `make run` serves (relative to the working directory)
 #: SQLite page cache per connection (KiB; the default is 2 MiB). Ingest inserts into several indexes at
 #: random positions; with a small cache every batch re-reads the same index pages.
 CACHE_KIB = 64 * 1024

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ValidationError
-from ...storage.billing_store import Billing
+from ...invoicing import Billing
 from ...timeutil import from_us
+from .. import billing_schemas as m
 from ..auth import Principal, check_customer, customer_reader, own_customer, principal, writer
 from ..deps import MAX_OFFSET, instant_param, json_body, store
+from ..schemas import answers, body_doc
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -26,6 +28,8 @@ def billing(request: Request) -> Billing:
 
 def at_param(value: Optional[str], field: str):
     """An optional ISO-8601 query/body instant as an aware datetime (None when absent)."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{field} must be an ISO-8601 instant (a string)", field)
     us = instant_param(value, field)
     return None if us is None else from_us(us)
 
@@ -42,77 +46,98 @@ async def optional_body(request: Request) -> dict[str, Any]:
     return await body_of(request) if raw.strip() else {}
 
 
+def only(body: dict, *keys: str) -> dict:
+    """``body`` when it holds no other field than ``keys`` (else 422 naming the first unknown one)."""
+    extra = sorted(set(body) - set(keys))
+    if extra:
+        raise ValidationError(f"unknown field(s): {', '.join(extra)}", extra[0])
+    return body
+
+
 def _sub(request: Request, sub) -> dict:
     return sub.to_dict(store(request).now())
 
 
+LIMIT = Query(100, ge=1, le=1000, description="Page size.")
+OFFSET = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip (page × limit).")
+CUSTOMER_ID = Path(description="The customer's id (the customer_id its events carry).")
+PRODUCT_ID = Path(description="A product id (prd_…).")
+SUBSCRIPTION_ID = Path(description="A subscription id (sub_…).")
+INVOICE_ID = Path(description="An invoice id (inv_…).")
+
+
 # -- customers -------------------------------------------------------------------------------------
-@router.post("/customers", status_code=201, summary="Create a customer (id = the customer_id events carry)")
+@router.post("/customers", status_code=201, summary="Create a customer (id = the customer_id events carry)",
+             openapi_extra=body_doc(m.CustomerCreate), **answers(m.CustomerOut, 201, "The customer"))
 async def create_customer(request: Request, p: Principal = Depends(writer)):
+    """``email`` and ``name`` are required; ``id`` defaults to a generated ``cus_…``. Audited
+    (``customer.created``). 409 when the id exists."""
     body = await body_of(request)
     return (await run_in_threadpool(billing(request).create_customer, p.environment, body)).to_dict()
 
 
-@router.get("/customers", summary="List customers")
-def list_customers(request: Request, email: Optional[str] = None, limit: int = Query(100, ge=1, le=1000),
-                   offset: int = Query(0, ge=0, le=MAX_OFFSET), p: Principal = Depends(principal)):
+@router.get("/customers", summary="List customers, newest first", **answers(m.CustomerPage))
+def list_customers(request: Request, email: Optional[str] = Query(None, description="Exact email to find."),
+                   limit: int = LIMIT, offset: int = OFFSET, p: Principal = Depends(principal)):
     return {"data": [c.to_dict() for c in billing(request).list_customers(p.environment, limit, offset, email=email)]}
 
 
-@router.get("/customers/{customer_id}", summary="Retrieve a customer")
-def get_customer(request: Request, customer_id: str, p: Principal = Depends(principal)):
+@router.get("/customers/{customer_id}", summary="Retrieve a customer", **answers(m.CustomerOut))
+def get_customer(request: Request, customer_id: str = CUSTOMER_ID, p: Principal = Depends(principal)):
     return billing(request).get_customer(p.environment, customer_id).to_dict()
 
 
 # -- products --------------------------------------------------------------------------------------
-@router.post("/products", status_code=201, summary="Create a product: fixed fee + up to 10 priced meters")
+@router.post("/products", status_code=201, summary="Create a product: fixed fee + up to 10 priced meters",
+             openapi_extra=body_doc(m.ProductCreate), **answers(m.ProductOut, 201, "The product"))
 async def create_product(request: Request, p: Principal = Depends(writer)):
+    """Price models: ``per_unit``, ``graduated``, ``volume``, ``package``, ``flat``, each with an optional
+    ``free_threshold``, ``minimum`` and ``maximum``. Every meter must exist. Audited (``product.created``)."""
     body = await body_of(request)
     return (await run_in_threadpool(billing(request).create_product, p.environment, body)).to_dict()
 
 
-@router.get("/products", summary="List products")
-def list_products(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-                  p: Principal = Depends(principal)):
+@router.get("/products", summary="List products, newest first", **answers(m.ProductPage))
+def list_products(request: Request, limit: int = LIMIT, offset: int = OFFSET, p: Principal = Depends(principal)):
     return {"data": [x.to_dict() for x in billing(request).list_products(p.environment, limit, offset)]}
 
 
-@router.get("/products/{product_id}", summary="Retrieve a product")
-def get_product(request: Request, product_id: str, p: Principal = Depends(principal)):
+@router.get("/products/{product_id}", summary="Retrieve a product", **answers(m.ProductOut))
+def get_product(request: Request, product_id: str = PRODUCT_ID, p: Principal = Depends(principal)):
     return billing(request).get_product(p.environment, product_id).to_dict()
 
 
 # -- subscriptions ---------------------------------------------------------------------------------
-@router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a product")
+@router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a product",
+             openapi_extra=body_doc(m.SubscriptionCreate), **answers(m.SubscriptionOut, 201, "The subscription"))
 async def create_subscription(request: Request, p: Principal = Depends(writer)):
     body = await body_of(request)
     return _sub(request, await run_in_threadpool(billing(request).create_subscription, p.environment, body))
 
 
-@router.get("/subscriptions", summary="List subscriptions")
-def list_subscriptions(request: Request, customer_id: Optional[str] = None, product_id: Optional[str] = None,
-                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-                       p: Principal = Depends(customer_reader)):
+@router.get("/subscriptions", summary="List subscriptions, newest first", **answers(m.SubscriptionPage))
+def list_subscriptions(request: Request,
+                       customer_id: Optional[str] = Query(None, description="One customer's (a portal token: its own)."),
+                       product_id: Optional[str] = Query(None, description="Subscriptions to this product."),
+                       limit: int = LIMIT, offset: int = OFFSET, p: Principal = Depends(customer_reader)):
     customer_id = own_customer(p, customer_id)
     subs = billing(request).list_subscriptions(p.environment, limit, offset, customer_id=customer_id,
                                                product_id=product_id)
     return {"data": [_sub(request, s) for s in subs]}
 
 
-@router.get("/subscriptions/{subscription_id}", summary="Retrieve a subscription")
-def get_subscription(request: Request, subscription_id: str, p: Principal = Depends(customer_reader)):
+@router.get("/subscriptions/{subscription_id}", summary="Retrieve a subscription", **answers(m.SubscriptionOut))
+def get_subscription(request: Request, subscription_id: str = SUBSCRIPTION_ID, p: Principal = Depends(customer_reader)):
     sub = billing(request).get_subscription(p.environment, subscription_id)
     check_customer(p, sub.customer_id, f"subscription {subscription_id!r}", "subscription_id")
     return _sub(request, sub)
 
 
 @router.post("/subscriptions/{subscription_id}/change-plan",
-             summary="Switch product from effective_at (default now); fixed fees are prorated")
-async def change_plan(request: Request, subscription_id: str, p: Principal = Depends(writer)):
-    body = await body_of(request)
-    extra = sorted(set(body) - {"product_id", "effective_at", "quantity"})
-    if extra:
-        raise ValidationError(f"unknown field(s): {', '.join(extra)}", extra[0])
+             summary="Switch product from effective_at (default now); fixed fees are prorated",
+             openapi_extra=body_doc(m.ChangePlan), **answers(m.SubscriptionOut))
+async def change_plan(request: Request, subscription_id: str = SUBSCRIPTION_ID, p: Principal = Depends(writer)):
+    body = only(await body_of(request), "product_id", "effective_at", "quantity")
     if not isinstance(body.get("product_id"), str):
         raise ValidationError("product_id is required", "product_id")
     quantity = body.get("quantity")
@@ -123,9 +148,11 @@ async def change_plan(request: Request, subscription_id: str, p: Principal = Dep
     return _sub(request, sub)
 
 
-@router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel at the end of the current period")
-async def cancel(request: Request, subscription_id: str, p: Principal = Depends(writer)):
-    body = await optional_body(request)
+@router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel at the end of the current period",
+             openapi_extra=body_doc(m.Cancel, required=False, description="Optional; default at_period_end true."),
+             **answers(m.SubscriptionOut))
+async def cancel(request: Request, subscription_id: str = SUBSCRIPTION_ID, p: Principal = Depends(writer)):
+    body = only(await optional_body(request), "at_period_end")
     flag = body.get("at_period_end", True)
     if not isinstance(flag, bool):
         raise ValidationError("at_period_end must be a boolean", "at_period_end")
@@ -133,8 +160,10 @@ async def cancel(request: Request, subscription_id: str, p: Principal = Depends(
 
 
 @router.get("/subscriptions/{subscription_id}/upcoming-invoice",
-            summary="What the customer owes so far this period (nothing is stored)")
-def upcoming_invoice(request: Request, subscription_id: str, at: Optional[str] = Query(None, description="Default now."),
+            summary="What the customer owes so far this period (nothing is stored)", **answers(m.UpcomingInvoice))
+def upcoming_invoice(request: Request, subscription_id: str = SUBSCRIPTION_ID,
+                     at: Optional[str] = Query(None, description="ISO-8601 instant: usage up to it, in the period "
+                                                                 "containing it. Default now."),
                      p: Principal = Depends(customer_reader)):
     if p.is_portal:
         owner = billing(request).get_subscription(p.environment, subscription_id).customer_id
@@ -146,9 +175,13 @@ def upcoming_invoice(request: Request, subscription_id: str, at: Optional[str] =
 
 
 @router.post("/subscriptions/{subscription_id}/invoices",
-             summary="Invoice the ended period containing 'at' (idempotent: 201 new, 200 existing)")
-async def create_invoice(request: Request, response: Response, subscription_id: str, p: Principal = Depends(writer)):
-    body = await body_of(request)
+             summary="Invoice the ended period containing 'at' (idempotent: 201 new, 200 existing)",
+             openapi_extra=body_doc(m.InvoiceAt),
+             responses={200: {"model": m.InvoiceOut, "description": "Already invoiced: the existing invoice"},
+                        201: {"model": m.InvoiceOut, "description": "The new draft invoice"}})
+async def create_invoice(request: Request, response: Response, subscription_id: str = SUBSCRIPTION_ID,
+                         p: Principal = Depends(writer)):
+    body = only(await body_of(request), "at")
     at = at_param(body.get("at"), "at")
     if at is None:
         raise ValidationError("at (an instant inside the period to invoice) is required", "at")
@@ -158,26 +191,28 @@ async def create_invoice(request: Request, response: Response, subscription_id: 
 
 
 @router.post("/subscriptions/{subscription_id}/thresholds/check",
-             summary="Queue usage.threshold_reached for thresholds crossed this period")
-def check_thresholds(request: Request, subscription_id: str, p: Principal = Depends(writer)):
+             summary="Queue usage.threshold_reached for thresholds crossed this period", **answers(m.ThresholdsOut))
+def check_thresholds(request: Request, subscription_id: str = SUBSCRIPTION_ID, p: Principal = Depends(writer)):
     return {"reached": billing(request).check_thresholds(p.environment, subscription_id)}
 
 
 # -- invoices --------------------------------------------------------------------------------------
-@router.get("/invoices", summary="List invoices, newest period first")
-def list_invoices(request: Request, subscription_id: Optional[str] = None, customer_id: Optional[str] = None,
+@router.get("/invoices", summary="List invoices, newest period first", **answers(m.InvoicePage))
+def list_invoices(request: Request,
+                  subscription_id: Optional[str] = Query(None, description="One subscription's invoices."),
+                  customer_id: Optional[str] = Query(None, description="One customer's (a portal token: its own)."),
                   status: Optional[str] = Query(None, description="draft | finalized | void"),
-                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-                  p: Principal = Depends(customer_reader)):
+                  limit: int = LIMIT, offset: int = OFFSET, p: Principal = Depends(customer_reader)):
     customer_id = own_customer(p, customer_id)
     found = billing(request).list_invoices(p.environment, limit, offset, subscription_id=subscription_id,
                                            customer_id=customer_id, status=status)
     return {"data": [i.to_dict() for i in found]}
 
 
-@router.post("/invoices/run", summary="Invoice every due period up to 'until' (default now); idempotent")
+@router.post("/invoices/run", summary="Invoice every due period up to 'until' (default now); idempotent",
+             openapi_extra=body_doc(m.InvoiceRun, required=False, description="Optional."), **answers(m.RunOut))
 async def run_invoices(request: Request, p: Principal = Depends(writer)):
-    body = await optional_body(request)
+    body = only(await optional_body(request), "until", "finalize")
     until = at_param(body.get("until"), "until") or from_us(store(request).now())
     finalize = body.get("finalize", False)
     if not isinstance(finalize, bool):
@@ -187,18 +222,21 @@ async def run_invoices(request: Request, p: Principal = Depends(writer)):
             "thresholds_reached": result.thresholds}
 
 
-@router.get("/invoices/{invoice_id}", summary="Retrieve an invoice")
-def get_invoice(request: Request, invoice_id: str, p: Principal = Depends(customer_reader)):
+@router.get("/invoices/{invoice_id}", summary="Retrieve an invoice", **answers(m.InvoiceOut))
+def get_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principal = Depends(customer_reader)):
     invoice = billing(request).get_invoice(p.environment, invoice_id)
     check_customer(p, invoice.customer_id, f"invoice {invoice_id!r}", "invoice_id")
     return invoice.to_dict()
 
 
-@router.post("/invoices/{invoice_id}/finalize", summary="Re-price a draft and freeze it (draft → finalized)")
-def finalize_invoice(request: Request, invoice_id: str, p: Principal = Depends(writer)):
+@router.post("/invoices/{invoice_id}/finalize", summary="Re-price a draft and freeze it (draft → finalized)",
+             **answers(m.InvoiceOut))
+def finalize_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principal = Depends(writer)):
+    """Idempotent for a finalized invoice; 409 for a void one. Audited (``invoice.finalized``)."""
     return billing(request).finalize(p.environment, invoice_id).to_dict()
 
 
-@router.post("/invoices/{invoice_id}/void", summary="Void an invoice (terminal)")
-def void_invoice(request: Request, invoice_id: str, p: Principal = Depends(writer)):
+@router.post("/invoices/{invoice_id}/void", summary="Void an invoice (terminal)", **answers(m.InvoiceOut))
+def void_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principal = Depends(writer)):
+    """Idempotent. Audited (``invoice.voided``)."""
     return billing(request).void(p.environment, invoice_id).to_dict()

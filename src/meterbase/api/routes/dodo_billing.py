@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...billing.dodo import INTERVALS, dodo_price, meter_cart, product_from_dodo
@@ -18,12 +18,16 @@ from ...errors import NotFound, ValidationError
 from ...ids import new_id
 from ...pricing import Money
 from ...timeutil import from_us, iso_us
+from .. import dodo_schemas as d
 from ..auth import Principal, principal, writer
 from ..deps import MAX_PAGE
+from ..schemas import answers, body_doc
 from .billing import billing, body_of
 
 router = APIRouter(tags=["dodo-compatible"])
 BRAND_ID = "brd_default"
+PAGE_NUMBER = Query(0, ge=0, le=MAX_PAGE, description="0-based page.")
+PAGE_SIZE = Query(10, ge=1, le=100, description="Items per page.")
 
 
 def _bid(request: Request) -> str:
@@ -91,7 +95,8 @@ def subscription_json(request: Request, sub, full: bool = True) -> dict:
 
 
 # -- products --------------------------------------------------------------------------------------
-@router.post("/products")
+@router.post("/products", summary="Create a product (Dodo shape, minor units)", openapi_extra=body_doc(d.DodoProductCreate),
+             **answers(d.DodoProductOut))
 async def create_product(request: Request, p: Principal = Depends(writer)):
     native, tax = product_from_dodo(await body_of(request))
     native["tax_category"] = tax
@@ -99,36 +104,38 @@ async def create_product(request: Request, p: Principal = Depends(writer)):
     return product_json(request, prod)
 
 
-@router.get("/products")
-def list_products(request: Request, archived: Optional[bool] = False, page_number: int = Query(0, ge=0, le=MAX_PAGE),
-                  page_size: int = Query(10, ge=1, le=100), p: Principal = Depends(principal)):
+@router.get("/products", summary="List products", **answers(d.DodoProductPage))
+def list_products(request: Request, archived: Optional[bool] = Query(False, description="true: archived only."),
+                  page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE, p: Principal = Depends(principal)):
     found = billing(request).list_products(p.environment, *_page(page_number, page_size), archived=bool(archived))
     return {"items": [product_item_json(request, x) for x in found]}
 
 
-@router.get("/products/{product_id}")
-def get_product(request: Request, product_id: str, p: Principal = Depends(principal)):
+@router.get("/products/{product_id}", summary="Retrieve a product", **answers(d.DodoProductOut))
+def get_product(request: Request, product_id: str = Path(description="A product id."), p: Principal = Depends(principal)):
     return product_json(request, billing(request).get_product(p.environment, product_id))
 
 
 # -- customers -------------------------------------------------------------------------------------
-@router.post("/customers")
+@router.post("/customers", summary="Create a customer (email and name required)",
+             openapi_extra=body_doc(d.DodoCustomerCreate), **answers(d.DodoCustomerOut))
 async def create_customer(request: Request, p: Principal = Depends(writer)):
     body = await body_of(request)
     fields = {k: body.get(k) for k in ("email", "name", "phone_number", "metadata") if body.get(k) is not None}
     return customer_json(request, await run_in_threadpool(billing(request).create_customer, p.environment, fields))
 
 
-@router.get("/customers")
-def list_customers(request: Request, email: Optional[str] = None, name: Optional[str] = None,
-                   page_number: int = Query(0, ge=0, le=MAX_PAGE), page_size: int = Query(10, ge=1, le=100),
-                   p: Principal = Depends(principal)):
+@router.get("/customers", summary="List customers", **answers(d.DodoCustomerPage))
+def list_customers(request: Request, email: Optional[str] = Query(None, description="Exact email."),
+                   name: Optional[str] = Query(None, description="Part of the name, case-insensitive."),
+                   page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE, p: Principal = Depends(principal)):
     found = billing(request).list_customers(p.environment, *_page(page_number, page_size), email=email, name=name)
     return {"items": [customer_json(request, c) for c in found]}
 
 
-@router.get("/customers/{customer_id}")
-def get_customer(request: Request, customer_id: str, p: Principal = Depends(principal)):
+@router.get("/customers/{customer_id}", summary="Retrieve a customer", **answers(d.DodoCustomerOut))
+def get_customer(request: Request, customer_id: str = Path(description="A customer id."),
+                 p: Principal = Depends(principal)):
     return customer_json(request, billing(request).get_customer(p.environment, customer_id))
 
 
@@ -158,7 +165,8 @@ def _create_subscription(b, env: str, body: dict):
     })
 
 
-@router.post("/subscriptions")
+@router.post("/subscriptions", summary="Subscribe a customer (found or created) to a product",
+             openapi_extra=body_doc(d.DodoSubscriptionCreate), **answers(d.DodoSubscriptionCreated))
 async def create_subscription(request: Request, p: Principal = Depends(writer)):
     body = await body_of(request)
     b = billing(request)
@@ -169,11 +177,12 @@ async def create_subscription(request: Request, p: Principal = Depends(writer)):
             "recurring_pre_tax_amount": full["recurring_pre_tax_amount"], "expires_on": None}
 
 
-@router.get("/subscriptions")
-def list_subscriptions(request: Request, customer_id: Optional[str] = None, product_id: Optional[str] = None,
-                       status: Optional[str] = None, cancel_at_next_billing_date: Optional[bool] = None,
-                       page_number: int = Query(0, ge=0, le=MAX_PAGE), page_size: int = Query(10, ge=1, le=100),
-                       p: Principal = Depends(principal)):
+@router.get("/subscriptions", summary="List subscriptions", **answers(d.DodoSubscriptionPage))
+def list_subscriptions(request: Request, customer_id: Optional[str] = Query(None, description="One customer's."),
+                       product_id: Optional[str] = Query(None, description="Subscriptions to this product."),
+                       status: Optional[str] = Query(None, description="active or cancelled."),
+                       cancel_at_next_billing_date: Optional[bool] = Query(None, description="Pending cancellation."),
+                       page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE, p: Principal = Depends(principal)):
     subs = billing(request).list_subscriptions(p.environment, *_page(page_number, page_size),
                                                customer_id=customer_id, product_id=product_id)
     items = [subscription_json(request, s, full=False) for s in subs]
@@ -184,8 +193,9 @@ def list_subscriptions(request: Request, customer_id: Optional[str] = None, prod
     return {"items": items}
 
 
-@router.get("/subscriptions/{subscription_id}")
-def get_subscription(request: Request, subscription_id: str, p: Principal = Depends(principal)):
+@router.get("/subscriptions/{subscription_id}", summary="Retrieve a subscription", **answers(d.DodoSubscriptionOut))
+def get_subscription(request: Request, subscription_id: str = Path(description="A subscription id."),
+                     p: Principal = Depends(principal)):
     try:
         sub = billing(request).get_subscription(p.environment, subscription_id)
     except NotFound:

@@ -5,24 +5,27 @@ from __future__ import annotations
 import base64
 from typing import Optional
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
 from ...timeutil import from_us, now_us, to_us
 from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ..deps import MAX_OFFSET, events_of, instant_param, json_body, store
-from ..schemas import MeterCreate, MeterUpdate, ingest_body_schema
+from ..schemas import EventOut, EventPage, IngestResult, MeterCreate, MeterOut, MeterPage, MeterUpdate, UsageOut, \
+    answers, ingest_body_schema
 from ..serialize import event_json, meter_json, usage_json
 
 router = APIRouter(prefix="/v1", tags=["native"])
+METER_ID = Path(description="A meter id (mtr_…).")
 
 
 def _bid(request: Request) -> str:
     return request.app.state.settings.business_id
 
 
-@router.post("/events/ingest", openapi_extra={"requestBody": ingest_body_schema()}, summary="Ingest a batch of ≤ 1000 events")
+@router.post("/events/ingest", openapi_extra={"requestBody": ingest_body_schema()}, summary="Ingest a batch of ≤ 1000 events",
+             **answers(IngestResult))
 async def ingest(request: Request, p: Principal = Depends(writer)):
     """Idempotent on ``event_id``: replays are counted as duplicates (same content) or conflicts
     (different content) and never stored twice. The reply is sent only after the batch commits."""
@@ -46,16 +49,16 @@ def _cursor_decode(cursor: str) -> tuple[int, int]:
     return ts, seq
 
 
-@router.get("/events", summary="List events, newest first (cursor pagination)")
+@router.get("/events", summary="List events, newest first (cursor pagination)", **answers(EventPage))
 def list_events(
     request: Request,
-    customer_id: Optional[str] = None,
-    event_name: Optional[str] = None,
+    customer_id: Optional[str] = Query(None, description="One customer's events."),
+    event_name: Optional[str] = Query(None, description="Exact event name."),
     meter_id: Optional[str] = Query(None, description="Only events this meter counts (its name and filter)."),
-    from_: Optional[str] = Query(None, alias="from"),
-    to: Optional[str] = None,
-    limit: int = Query(100, ge=1, le=1000),
-    cursor: Optional[str] = None,
+    from_: Optional[str] = Query(None, alias="from", description="ISO-8601 instant, inclusive."),
+    to: Optional[str] = Query(None, description="ISO-8601 instant, exclusive."),
+    limit: int = Query(100, ge=1, le=1000, description="Page size."),
+    cursor: Optional[str] = Query(None, description="next_cursor of the previous page."),
     p: Principal = Depends(principal),
 ):
     s = store(request)
@@ -82,50 +85,53 @@ def list_events(
     }
 
 
-@router.get("/events/{event_id}", summary="Retrieve one event")
-def get_event(request: Request, event_id: str, p: Principal = Depends(principal)):
+@router.get("/events/{event_id}", summary="Retrieve one event", **answers(EventOut))
+def get_event(request: Request, event_id: str = Path(description="The client's event id."),
+              p: Principal = Depends(principal)):
     ev = store(request).get_event(p.environment, event_id)
     if ev is None:
         raise NotFound(f"event {event_id!r} not found", "event_id")
     return event_json(ev, _bid(request))
 
 
-@router.post("/meters", status_code=201, summary="Create a meter (backfilled from stored events)")
+@router.post("/meters", status_code=201, summary="Create a meter (backfilled from stored events)",
+             **answers(MeterOut, 201, "The meter"))
 def create_meter(request: Request, body: MeterCreate, p: Principal = Depends(writer)):
     meter = store(request).create_meter(p.environment, body.model_dump(exclude_none=True))
     return meter_json(meter, _bid(request))
 
 
-@router.get("/meters", summary="List meters")
+@router.get("/meters", summary="List meters", **answers(MeterPage))
 def list_meters(
     request: Request,
     archived: Optional[bool] = Query(False, description="true: archived only; false: active only"),
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    limit: int = Query(100, ge=1, le=1000, description="Page size."),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip."),
     p: Principal = Depends(principal),
 ):
     bid = _bid(request)
     return {"data": [meter_json(m, bid) for m in store(request).list_meters(p.environment, archived, limit, offset)]}
 
 
-@router.get("/meters/{meter_id}", summary="Retrieve a meter")
-def get_meter(request: Request, meter_id: str, p: Principal = Depends(principal)):
+@router.get("/meters/{meter_id}", summary="Retrieve a meter", **answers(MeterOut))
+def get_meter(request: Request, meter_id: str = METER_ID, p: Principal = Depends(principal)):
     return meter_json(store(request).get_meter(p.environment, meter_id), _bid(request))
 
 
-@router.patch("/meters/{meter_id}", summary="Rename or relabel a meter (its definition is immutable)")
-def update_meter(request: Request, meter_id: str, body: MeterUpdate, p: Principal = Depends(writer)):
+@router.patch("/meters/{meter_id}", summary="Rename or relabel a meter (its definition is immutable)",
+              **answers(MeterOut))
+def update_meter(request: Request, body: MeterUpdate, meter_id: str = METER_ID, p: Principal = Depends(writer)):
     changes = body.model_dump(exclude_unset=True)
     return meter_json(store(request).update_meter(p.environment, meter_id, changes), _bid(request))
 
 
-@router.post("/meters/{meter_id}/archive", summary="Archive a meter (usage keeps accruing)")
-def archive_meter(request: Request, meter_id: str, p: Principal = Depends(writer)):
+@router.post("/meters/{meter_id}/archive", summary="Archive a meter (usage keeps accruing)", **answers(MeterOut))
+def archive_meter(request: Request, meter_id: str = METER_ID, p: Principal = Depends(writer)):
     return meter_json(store(request).set_archived(p.environment, meter_id, True), _bid(request))
 
 
-@router.post("/meters/{meter_id}/unarchive", summary="Unarchive a meter")
-def unarchive_meter(request: Request, meter_id: str, p: Principal = Depends(writer)):
+@router.post("/meters/{meter_id}/unarchive", summary="Unarchive a meter", **answers(MeterOut))
+def unarchive_meter(request: Request, meter_id: str = METER_ID, p: Principal = Depends(writer)):
     return meter_json(store(request).set_archived(p.environment, meter_id, False), _bid(request))
 
 
@@ -134,10 +140,11 @@ def month_start_us(now: int) -> int:
     return to_us(dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
 
 
-@router.get("/meters/{meter_id}/usage", summary="Meter value per customer and window over [from, to)")
+@router.get("/meters/{meter_id}/usage", summary="Meter value per customer and window over [from, to)",
+            **answers(UsageOut))
 def meter_usage(
     request: Request,
-    meter_id: str,
+    meter_id: str = METER_ID,
     customer_id: Optional[str] = Query(None, description="One customer; omit for every customer, one row each."),
     from_: Optional[str] = Query(None, alias="from", description="Start (inclusive); default: start of this UTC month."),
     to: Optional[str] = Query(None, description="End (exclusive); default: now."),

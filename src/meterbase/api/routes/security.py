@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ValidationError
 from ...storage import audit, keys_repo
 from ...timeutil import iso_us
+from .. import billing_schemas as m
 from ..auth import Principal, customer_reader, principal, writer
 from ..deps import instant_param, json_body, store
+from ..schemas import answers, body_doc
 
 router = APIRouter(prefix="/v1", tags=["security"])
 
@@ -32,17 +34,9 @@ def _token_json(t: keys_repo.PortalToken) -> dict:
     }
 
 
-_PORTAL_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["customer_id"], "additionalProperties": False,
-    "properties": {
-        "customer_id": {"type": "string", "minLength": 1, "maxLength": 255},
-        "name": {"type": "string", "minLength": 1, "maxLength": 255},
-        "expires_at": {"type": "string", "format": "date-time", "description": "Optional; must be in the future."},
-    }}}}}}
-
-
-@router.post("/portal-tokens", status_code=201, openapi_extra=_PORTAL_BODY,
-             summary="Create a read-only portal token for one customer (the token is shown once)")
+@router.post("/portal-tokens", status_code=201, openapi_extra=body_doc(m.PortalTokenCreate),
+             summary="Create a read-only portal token for one customer (the token is shown once)",
+             **answers(m.PortalTokenCreated, 201, "The token (shown once) and its record"))
 async def create_portal_token(request: Request, p: Principal = Depends(writer)):
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -64,28 +58,31 @@ async def create_portal_token(request: Request, p: Principal = Depends(writer)):
     return {**_token_json(tok), "token": token}
 
 
-@router.get("/portal-tokens", summary="List portal tokens (prefixes only)")
-def list_portal_tokens(request: Request, customer_id: Optional[str] = None, p: Principal = Depends(principal)):
+@router.get("/portal-tokens", summary="List portal tokens (prefixes only)", **answers(m.PortalTokenPage))
+def list_portal_tokens(request: Request, customer_id: Optional[str] = Query(None, description="One customer's tokens."),
+                       p: Principal = Depends(principal)):
     with store(request).read() as conn:
         found = keys_repo.list_portal_tokens(conn, p.environment, customer_id)
     return {"data": [_token_json(t) for t in found]}
 
 
-@router.post("/portal-tokens/{token_id}/revoke", summary="Revoke a portal token (refused within 5 seconds)")
-def revoke_portal_token(request: Request, token_id: str, p: Principal = Depends(writer)):
+@router.post("/portal-tokens/{token_id}/revoke", summary="Revoke a portal token (refused within 5 seconds)",
+             **answers(m.Revoked))
+def revoke_portal_token(request: Request, token_id: str = Path(description="A portal token id (ptk_…)."),
+                        p: Principal = Depends(writer)):
     s = store(request)
     with s.write() as conn:
         keys_repo.revoke_portal_token(conn, token_id, s.now(), environment=p.environment)
     return {"id": token_id, "revoked": True}
 
 
-@router.get("/audit", summary="Audit log of key and configuration changes, newest first")
+@router.get("/audit", summary="Audit log of key and configuration changes, newest first", **answers(m.AuditPage))
 def list_audit(
     request: Request,
     action: Optional[str] = Query(None, description="e.g. api_key.created, meter.archived, policy.replaced"),
     target: Optional[str] = Query(None, description="Id of the changed object."),
     actor: Optional[str] = Query(None, description="key_… (API key id), cli:<user> or system."),
-    limit: int = Query(100, ge=1, le=1000),
+    limit: int = Query(100, ge=1, le=1000, description="Page size."),
     before: Optional[int] = Query(None, ge=0, le=2**62, description="Cursor: next_before of the previous page."),
     p: Principal = Depends(principal),
 ):
@@ -100,7 +97,7 @@ def list_audit(
     }
 
 
-@router.get("/me", summary="The bearer token: API key or portal token, its environment and customer")
+@router.get("/me", summary="The bearer token: API key or portal token, its environment and customer", **answers(m.Me))
 def me(p: Principal = Depends(customer_reader)):
     return {
         "object": "portal_token" if p.is_portal else "api_key", "id": p.key.id, "name": p.key.name,

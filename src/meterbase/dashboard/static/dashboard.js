@@ -15,6 +15,30 @@
     return (neg ? "-" : "") + whole + (parts[1] ? "." + parts[1] : "");
   }
 
+  // quantities in their meter's unit, as the server's formatting.py shows them (bytes, durations)
+  var SECONDS = { ms: 0.001, millisecond: 0.001, milliseconds: 0.001, s: 1, sec: 1, secs: 1, second: 1, seconds: 1,
+                  min: 60, mins: 60, minute: 60, minutes: 60, h: 3600, hr: 3600, hrs: 3600, hour: 3600, hours: 3600 };
+  function trim(n) { return String(Number(n.toFixed(2))); }
+  function fmtQty(s, unit) {
+    if (s === null || s === undefined || s === "") return "\u2013";
+    var u = (unit || "").toLowerCase(), v = Number(s);
+    if (u === "b" || u === "byte" || u === "bytes") {
+      var steps = [["TB", 1e12], ["GB", 1e9], ["MB", 1e6], ["KB", 1e3]];
+      for (var i = 0; i < steps.length; i++) if (Math.abs(v) >= steps[i][1]) return trim(v / steps[i][1]) + " " + steps[i][0];
+      return fmtNum(s) + " B";
+    }
+    if (SECONDS[u]) {
+      var sec = v * SECONDS[u];
+      if (sec > 0 && sec < 1) return trim(sec * 1000) + " ms";
+      var h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), r = trim(sec % 60);
+      if (h) return h.toLocaleString("en-US") + " h " + (m < 10 ? "0" : "") + m + " min";
+      if (m) return m + " min" + (Number(r) ? " " + r + " s" : "");
+      return r + " s";
+    }
+    return fmtNum(s);
+  }
+  function dimension(unit) { var u = (unit || "").toLowerCase(); return u === "b" || u === "byte" || u === "bytes" || !!SECONDS[u]; }
+
   function fmtTime(iso) { return iso ? iso.slice(0, 16).replace("T", " ") + " UTC" : "\u2013"; }
 
   function labelFormatter(window, tz) {
@@ -61,12 +85,17 @@
         plugins: {
           legend: { display: datasets.length > 1 && !compact, position: "bottom" },
           tooltip: { callbacks: { label: function (ctx) {
-            return ctx.dataset.label + ": " + fmtNum(ctx.dataset.raw[ctx.dataIndex]) + " " + unit;
+            var raw = ctx.dataset.raw[ctx.dataIndex];
+            if (canvas.dataset.currency && raw !== null) {  // money: the currency's own digits
+              try { return ctx.dataset.label + ": " + new Intl.NumberFormat("en-US", { style: "currency", currency: canvas.dataset.currency }).format(Number(raw)); } catch (e) { /* unknown code */ }
+            }
+            return ctx.dataset.label + ": " + (dimension(unit) ? fmtQty(raw, unit) : fmtNum(raw) + " " + unit);
           } } },
         },
         scales: {
           x: { stacked: kind === "bar", grid: { display: false }, ticks: { maxTicksLimit: compact ? 3 : 12, maxRotation: 0, autoSkip: true } },
-          y: { stacked: kind === "bar", beginAtZero: true, ticks: { maxTicksLimit: compact ? 3 : 8 } },
+          y: { stacked: kind === "bar", beginAtZero: true, ticks: { maxTicksLimit: compact ? 3 : 8,
+               callback: dimension(unit) ? function (v) { return fmtQty(String(v), unit); } : undefined } },
         },
       },
     };
@@ -135,9 +164,10 @@
         return k + "=" + (row.group[k] === null ? "(missing)" : row.group[k]);
       }).join(", ") : "");
       g.hidden = !grouped;
-      cell(tr, fmtNum(row.value), "num").dataset.value = row.value === null ? "" : row.value;
+      var unit = (readJSON("usage-meta") || {}).unit;
+      cell(tr, dimension(unit) ? fmtQty(row.value, unit) : fmtNum(row.value), "num").dataset.value = row.value === null ? "" : row.value;
       cell(tr, fmtNum(String(row.events)), "num");
-      cell(tr, fmtNum(String(row.rejected)), row.rejected ? "num warn" : "num");
+      cell(tr, fmtNum(String(row.rejected)), row.rejected ? "num opt warn" : "num opt");
       tbody.appendChild(tr);
     });
     document.getElementById("breakdown-empty").hidden = doc.data.length > 0;
@@ -174,6 +204,8 @@
           canvas.dataset.tz = doc.tz;
           draw(canvas, doc.chart);
           renderBreakdown(doc);
+          var combined = document.getElementById("usage-combined");
+          if (combined) combined.textContent = doc.chart.combined ? "\u00b7 all customers: " + doc.chart.combined : "";
           caption.textContent = meta.aggregation + " per " + doc.window + " \u00b7 " + fmtTime(doc.from) + " \u2192 " + fmtTime(doc.to) + " (" + doc.tz + ")";
           status.textContent = doc.chart.labels.length + " points";
           history.replaceState(null, "", form.getAttribute("action") + "?" + params.toString());

@@ -20,10 +20,10 @@ from ..billing.invoice import InvoiceDraft, Segment, assemble, usage_windows
 from ..billing.periods import Period
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
+from ..storage import billing_repo as repo
+from ..storage import meters_repo, usage
+from ..storage.usage_batch import meter_totals_many
 from ..timeutil import from_us, to_us
-from . import billing_repo as repo
-from . import meters_repo, usage
-from .usage_batch import meter_totals_many
 
 ZERO = Decimal(0)
 #: A window needed by at least this many customers is read for every customer in one pass. That
@@ -112,12 +112,15 @@ class Pricer:
         value = partial.value(meter.aggregation)
         return value if value is not None else ZERO
 
-    def prefetch(self, due: list[tuple[repo.Subscription, Period]]) -> None:
-        """Load the products, meters and whole-period quantities ``draft`` will need for ``due``."""
+    def prefetch(self, due: list[tuple[repo.Subscription, Period]], upto: datetime | None = None) -> None:
+        """Load the products, meters and quantities ``draft`` will need for ``due`` (whole periods, or
+        with ``upto`` the usage so far, as ``draft(…, upto)`` asks for it)."""
         needed: dict[tuple[str, WindowKey], set[str]] = defaultdict(set)
         for sub, period in due:
             for meter_id, start, end in usage_windows(self.segments(sub, period)):
-                needed[(sub.environment, (meter_id, to_us(start), to_us(end)))].add(sub.customer_id)
+                stop = end if upto is None else min(end, upto)
+                if start < stop:
+                    needed[(sub.environment, (meter_id, to_us(start), to_us(stop)))].add(sub.customer_id)
         single: dict[tuple[str, str], list[tuple[WindowKey, str]]] = defaultdict(list)  # (env, meter) -> windows
         for (env, key), customers in needed.items():
             meter = self.meter(env, key[0])

@@ -1,7 +1,7 @@
-"""The invoice run's storage side: what is due, read from one snapshot, and invoices written in chunks.
+"""The invoice run: what is due, and invoices written in chunks.
 
-``snapshot`` opens the read transaction a run prices from; ``load_subscriptions`` and
-``due_periods`` find every period to bill with a fixed number of queries, and ``write_invoices``
+``billing_repo.snapshot`` opens the read transaction a run prices from; ``billing_repo.load_subscriptions``
+and ``due_periods`` find every period to bill with a fixed number of queries, and ``write_invoices``
 writes a chunk of priced periods (drafts, their lines, optional finalization, webhook messages)
 with a fixed number of statements. ``Billing.run`` strings them together; ``Billing.create_invoice``
 writes its one invoice through ``write_invoices`` too.
@@ -10,22 +10,16 @@ writes its one invoice through ``write_invoices`` too.
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
-
-from sqlalchemy import select
 
 from ..billing.invoice import InvoiceDraft
 from ..billing.periods import Period, periods_until
+from ..storage import billing_invoices as inv_repo
+from ..storage.billing_invoices import DRAFT, FINALIZED, Invoice, NewInvoice, Stored
+from ..storage.billing_repo import Subscription
+from ..storage.outbox import enqueue_many, subscribers
 from ..timeutil import to_us
-from . import billing_invoices as inv_repo
-from .billing_invoices import DRAFT, FINALIZED, Invoice, NewInvoice, Stored
-from .billing_repo import Subscription, subscription_from_row
-from .outbox import enqueue_many, subscribers
-from .schema import billing_plan_segments as tg
-from .schema import billing_subscriptions as ts
 
 #: Invoices per write transaction: short enough not to hold SQLite's write lock for long.
 CHUNK = 1000
@@ -39,37 +33,6 @@ class RunResult:
     existing: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     thresholds: int = 0
-
-
-@contextmanager
-def snapshot(store) -> Iterator:
-    """A read transaction whose queries all see one state of the database (SQLite's WAL reads
-    already do; PostgreSQL needs ``REPEATABLE READ`` for that)."""
-    if store.read_engine.dialect.name != "postgresql":
-        with store.read() as conn:
-            yield conn
-        return
-    with store.read_engine.connect() as conn:
-        conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            yield conn
-
-
-def load_subscriptions(conn, environment: str | None) -> list[Subscription]:
-    """Every subscription of ``environment`` (None: all) with its plan history, in two queries,
-    ordered like ``billing_repo.list_subscriptions``."""
-    q = select(ts)
-    segs = select(tg.c.subscription_id, tg.c.effective_at, tg.c.product_id, tg.c.quantity)
-    if environment is not None:
-        q = q.where(ts.c.environment == environment)
-        segs = segs.join(ts, ts.c.id == tg.c.subscription_id).where(ts.c.environment == environment)
-    history: dict[str, list] = defaultdict(list)
-    for sid, eff, pid, qty in conn.execute(segs.order_by(tg.c.subscription_id, tg.c.effective_at)):
-        history[sid].append((eff, pid, qty))
-    return [
-        subscription_from_row(row, history.get(row.id, []))
-        for row in conn.execute(q.order_by(ts.c.created_at.desc(), ts.c.id))
-    ]
 
 
 def due_periods(subs: list[Subscription], statuses: dict[tuple[str, int], str],

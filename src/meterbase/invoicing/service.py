@@ -1,11 +1,12 @@
 """``Billing(store)``: products, customers, subscriptions and invoices on top of a Store.
 
 Owns the transactions of billing: what must commit together does (an invoice, its lines and its
-``invoice.created`` webhook message; a finalization and ``invoice.finalized``). A period is priced
-by ``billing_pricing.Pricer`` (meter values over each plan segment, read on the transaction's own
-connection so a finalization prices one consistent snapshot); the invoice run's batching is
-``billing_run``'s. Pricing and period arithmetic are the pure core's (``meterbase.billing``,
-``meterbase.pricing``).
+``invoice.created`` webhook message; a finalization and ``invoice.finalized``; each change and its
+audit entry). A period is priced by ``invoicing.pricer.Pricer`` (meter values over each plan
+segment, read on the transaction's own connection so a finalization prices one consistent
+snapshot); the invoice run's batching is ``invoicing.run``'s. Pricing and period arithmetic are
+the pure core's (``meterbase.billing``, ``meterbase.pricing``); the SQL is the repositories'
+(``storage.billing_repo``, ``storage.billing_invoices``).
 """
 
 from __future__ import annotations
@@ -14,24 +15,23 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
-
 from ..billing.invoice import InvoiceDraft, crossed_thresholds
 from ..billing.periods import Period, billing_anchor, period_at
 from ..billing.plans import parse_product
 from ..billing.subscriptions import parse_customer, parse_subscription, parse_thresholds
 from ..errors import Conflict, NotFound, ValidationError
+from ..storage import audit, meters_repo
+from ..storage import billing_invoices as inv_repo
+from ..storage import billing_repo as repo
+from ..storage.billing_invoices import FINALIZED, VOID, Invoice
+from ..storage.billing_repo import load_subscriptions, snapshot
+from ..storage.outbox import enqueue
+from ..storage.retry import retry_transaction
+from ..storage.store import Store
 from ..timeutil import from_us, to_us
-from . import billing_invoices as inv_repo
-from . import billing_repo as repo
-from . import audit, billing_run, meters_repo, upsert
-from .billing_invoices import FINALIZED, VOID, Invoice
-from .billing_pricing import Pricer
-from .billing_run import RunResult, Written, due_periods, load_subscriptions, snapshot, write_invoices
-from .outbox import enqueue
-from .retry import retry_transaction
-from .schema import billing_invoices, billing_threshold_hits
-from .store import Store
+from . import run as billing_run
+from .pricer import Pricer
+from .run import RunResult, Written, due_periods, write_invoices
 
 
 class Billing:
@@ -45,7 +45,10 @@ class Billing:
     def create_customer(self, env: str, raw: Any) -> repo.Customer:
         data = parse_customer(raw)
         with self.store.write() as conn:
-            return repo.insert_customer(conn, env, data, self.store.now())
+            customer = repo.insert_customer(conn, env, data, self.store.now())
+            audit.record(conn, env, None, "customer.created", customer.id,
+                         {"email": customer.email, "name": customer.name}, self.store.now())
+            return customer
 
     def get_customer(self, env: str, customer_id: str) -> repo.Customer:
         with self.store.read() as conn:
@@ -114,11 +117,9 @@ class Billing:
                 raise ValidationError("the new plan must have the subscription's billing period", "product_id")
             if to_us(at) <= sub.start_at:
                 raise ValidationError("a plan change must come after the subscription starts", "effective_at")
-            billed = conn.execute(select(billing_invoices.c.id).where(
-                billing_invoices.c.subscription_id == sub.id, billing_invoices.c.period_end > to_us(at),
-                billing_invoices.c.status != VOID)).first()
+            billed = inv_repo.invoiced_after(conn, sub.id, to_us(at))
             if billed is not None:
-                raise Conflict(f"the period containing that instant is already invoiced ({billed.id})", "effective_at")
+                raise Conflict(f"the period containing that instant is already invoiced ({billed})", "effective_at")
             qty = sub.quantity if quantity is None else quantity
             repo.add_segment(conn, sub, to_us(at), product_id, qty, self.store.now())
             return repo.get_subscription(conn, env, subscription_id)
@@ -181,6 +182,8 @@ class Billing:
         inv_repo.finalize_drafts(conn, {invoice.id: Pricer(conn).draft(sub, period)}, now)
         final = inv_repo.get_invoice(conn, invoice.environment, invoice.id)
         enqueue(conn, final.environment, "invoice.finalized", final.to_dict(), now)
+        audit.record(conn, final.environment, None, "invoice.finalized", final.id,
+                     {"customer_id": final.customer_id, "total": str(final.total), "currency": final.currency}, now)
         return final
 
     def void(self, env: str, invoice_id: str) -> Invoice:
@@ -191,6 +194,9 @@ class Billing:
                 inv_repo.set_status(conn, invoice_id, VOID, now)
                 invoice = inv_repo.get_invoice(conn, env, invoice_id)
                 enqueue(conn, env, "invoice.voided", invoice.to_dict(), now)
+                audit.record(conn, env, None, "invoice.voided", invoice.id,
+                             {"customer_id": invoice.customer_id, "total": str(invoice.total),
+                              "currency": invoice.currency}, now)
             return invoice
 
     def get_invoice(self, env: str, invoice_id: str) -> Invoice:
@@ -231,7 +237,7 @@ class Billing:
         result, chunk = RunResult(), billing_run.CHUNK
         for lo in range(0, len(due), chunk):
             priced = [(sub, pricer.draft(sub, period)) for sub, period in due[lo:lo + chunk]]
-            for w in retry_transaction(lambda: self._write(priced, finalize)):
+            for w in retry_transaction(lambda: self._write(priced, finalize, until)):
                 (result.created if w.stored.created else result.existing).append(w.stored.id)
                 if w.finalized:
                     result.finalized.append(w.stored.id)
@@ -242,9 +248,21 @@ class Billing:
                 result.thresholds += len(self.check_thresholds(sub.environment, sub.id, until))
         return result
 
-    def _write(self, priced: list, finalize: bool) -> list[Written]:
+    def _write(self, priced: list, finalize: bool, until: datetime) -> list[Written]:
+        """One chunk of a run, with one ``invoices.run`` audit entry per environment it changed."""
         with self.store.write() as conn:
-            return write_invoices(conn, priced, self.store.now(), finalize)
+            now = self.store.now()
+            written = write_invoices(conn, priced, now, finalize)
+            changed: dict[str, list[int]] = {}
+            for w in written:
+                counts = changed.setdefault(w.item.environment, [0, 0])
+                counts[0] += w.stored.created
+                counts[1] += w.finalized
+            for env, (created, finalized) in changed.items():
+                if created or finalized:
+                    audit.record(conn, env, None, "invoices.run", f"until {until.isoformat()}",
+                                 {"created": created, "finalized": finalized}, now)
+            return written
 
     def check_thresholds(self, env: str, subscription_id: str, at: datetime | None = None) -> list[str]:
         """Queue ``usage.threshold_reached`` once per threshold and period; returns the new keys."""
@@ -255,9 +273,7 @@ class Billing:
         with self.store.write() as conn:
             now = self.store.now()
             for key in keys:
-                stmt = upsert.insert(conn, billing_threshold_hits).values(
-                    subscription_id=sub.id, period_start=start, threshold=key, hit_at=now).on_conflict_do_nothing()
-                if upsert.inserted(conn, stmt, billing_threshold_hits.c.threshold):
+                if repo.record_threshold_hit(conn, sub.id, start, key, now):
                     new.append(key)
                     enqueue(conn, env, "usage.threshold_reached", {
                         "subscription_id": sub.id, "customer_id": sub.customer_id, "threshold": key,
