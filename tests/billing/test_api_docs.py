@@ -17,7 +17,9 @@ OTHERS = re.compile(r"^/v1/(policy|sessions)|^/v1/customers/\{customer_id\}/sess
 NO_BODY = {("post", "/v1/meters/{meter_id}/archive"), ("post", "/v1/meters/{meter_id}/unarchive"),
            ("post", "/meters/{meter_id}/unarchive"), ("delete", "/meters/{meter_id}"),
            ("post", "/v1/invoices/{invoice_id}/finalize"), ("post", "/v1/invoices/{invoice_id}/void"),
-           ("post", "/v1/portal-tokens/{token_id}/revoke"), ("post", "/v1/subscriptions/{subscription_id}/thresholds/check")}
+           ("post", "/v1/portal-tokens/{token_id}/revoke"), ("post", "/v1/subscriptions/{subscription_id}/thresholds/check"),
+           ("post", "/credit-entitlements/{id}/undelete"), ("post", "/v1/credit-entitlements/{entitlement_id}/undelete"),
+           ("post", "/v1/credits/settle")}
 
 
 @pytest.fixture()

@@ -92,8 +92,11 @@ def test_readme_limits_use_the_shipped_policy(checkout):
     assert yaml.safe_load((ROOT / "examples" / "policy.yaml").read_text()) == \
         yaml.safe_load((ROOT / "tests" / "policy" / "seed_policy.yaml").read_text())  # seed 004's, verbatim
     steps = blocks("Limits: plans, credits, check / allow")
-    put, _, check = run(checkout, [blocks("A 5-minute tour")[0], *steps[0].split("\ncurl")[0:1],
+    put, _, check, _, allow = run(checkout, [blocks("A 5-minute tour")[0], *steps[0].split("\ncurl")[0:1],
                                    *["curl" + s for s in steps[0].split("\ncurl")[1:]]])[1:]
     assert json.loads(put)["version"] >= 1
     decision = json.loads(check)
     assert (decision["allowed"], decision["reason"]) == (False, "limit_exceeded")
+    consumed = json.loads(allow)
+    assert (consumed["allowed"], consumed["consumed"], consumed["overage"]) == (True, "39600", "3600")
+    assert (consumed["price_diff"], consumed["overage_price"], consumed["overhead_cost"]) == ("1.44", "1.44", "11.088")

@@ -15,13 +15,11 @@ Reads of one customer's balances, grants and ledger also accept that customer's 
 
 from __future__ import annotations
 
-from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ...credits.ledger import TRANSACTION_TYPES
 from ...errors import ValidationError
 from ...credits.service import CreditService
 from ...credits.views import Balance, Recorded, entitlement_native
@@ -33,7 +31,11 @@ from ..credits_schemas import (
     CustomerCreditOut, CycleSet, GrantCreate, GrantOut, LedgerEntryCreate, LedgerEntryOut, OverageChargeOut,
     SettleOut, data_of,
 )
-from ..deps import MAX_OFFSET, instant_param, store
+from ..deps import instant_param, store
+from ..params import (
+    CreditEntitlementId, CustomerFilter, CustomerId, Deleted, EndDate, GrantStatus, Limit, Offset, StartDate,
+    TransactionType,
+)
 
 router = APIRouter(prefix="/v1", tags=["credits"])
 ENT = "/credit-entitlements/{entitlement_id}"
@@ -63,46 +65,46 @@ async def create_entitlement(request: Request, body: CreditEntitlementCreate, p:
 
 @router.get("/credit-entitlements", response_model=data_of(CreditEntitlementOut, "CreditEntitlementList"),
             summary="List credit entitlements, newest first")
-def list_entitlements(request: Request, deleted: bool = False, limit: int = Query(100, ge=1, le=1000),
-                      offset: int = Query(0, ge=0, le=MAX_OFFSET), p: Principal = Depends(principal)):
+def list_entitlements(request: Request, deleted: Deleted = False, limit: Limit = 100,
+                      offset: Offset = 0, p: Principal = Depends(principal)):
     found = credits(request, p).list_entitlements(deleted=deleted, limit=limit, offset=offset)
     return {"data": [entitlement_native(e) for e in found]}
 
 
 @router.get(ENT, response_model=CreditEntitlementOut, summary="Retrieve a credit entitlement (deleted ones too)")
-def get_entitlement(request: Request, entitlement_id: str, p: Principal = Depends(principal)):
+def get_entitlement(request: Request, entitlement_id: CreditEntitlementId, p: Principal = Depends(principal)):
     return entitlement_native(credits(request, p).get_entitlement(entitlement_id, deleted_ok=True))
 
 
 @router.patch(ENT, response_model=CreditEntitlementOut, summary="Update a credit entitlement (null clears a field)")
-async def update_entitlement(request: Request, entitlement_id: str, body: CreditEntitlementUpdate,
+async def update_entitlement(request: Request, entitlement_id: CreditEntitlementId, body: CreditEntitlementUpdate,
                              p: Principal = Depends(writer)):
     raw = body.model_dump(exclude_unset=True)
     return entitlement_native(await run_in_threadpool(credits(request, p).update_entitlement, entitlement_id, raw))
 
 
 @router.delete(ENT, response_model=CreditEntitlementOut, summary="Soft-delete a credit entitlement")
-async def delete_entitlement(request: Request, entitlement_id: str, p: Principal = Depends(writer)):
+async def delete_entitlement(request: Request, entitlement_id: CreditEntitlementId, p: Principal = Depends(writer)):
     return entitlement_native(await run_in_threadpool(credits(request, p).set_deleted, entitlement_id, True))
 
 
 @router.post(ENT + "/undelete", response_model=CreditEntitlementOut, summary="Restore a deleted credit entitlement")
-async def undelete_entitlement(request: Request, entitlement_id: str, p: Principal = Depends(writer)):
+async def undelete_entitlement(request: Request, entitlement_id: CreditEntitlementId, p: Principal = Depends(writer)):
     return entitlement_native(await run_in_threadpool(credits(request, p).set_deleted, entitlement_id, False))
 
 
 # -- balances --------------------------------------------------------------------------------------
 @router.get(ENT + "/balances", response_model=data_of(CreditBalanceOut, "CreditBalanceList"),
             summary="Balances of an entitlement, per customer")
-def list_balances(request: Request, entitlement_id: str, customer_id: Optional[str] = None,
-                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+def list_balances(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerFilter = None,
+                  limit: Limit = 100, offset: Offset = 0,
                   p: Principal = Depends(principal)):
     found = credits(request, p).balances(entitlement_id, customer_id, limit, offset)
     return {"data": [_balance(b) for b in found]}
 
 
 @router.get(BAL, response_model=CreditBalanceOut, summary="A customer's balance and overage (as of now)")
-def get_balance(request: Request, entitlement_id: str, customer_id: str, p: Principal = Depends(customer_reader)):
+def get_balance(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     return _balance(credits(request, p).balance(entitlement_id, customer_id))
 
@@ -110,7 +112,7 @@ def get_balance(request: Request, entitlement_id: str, customer_id: str, p: Prin
 @router.post(BAL + "/ledger-entries", status_code=201, response_model=LedgerEntryOut,
              responses={200: {"model": LedgerEntryOut, "description": "A replayed idempotency key: the original entry"}},
              summary="Credit (a new grant) or debit (FIFO, then overage) a balance")
-async def create_ledger_entry(request: Request, entitlement_id: str, customer_id: str, body: LedgerEntryCreate,
+async def create_ledger_entry(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, body: LedgerEntryCreate,
                               p: Principal = Depends(writer)):
     svc = credits(request, p)
     rec = await run_in_threadpool(lambda: svc.create_ledger_entry(
@@ -123,10 +125,9 @@ async def create_ledger_entry(request: Request, entitlement_id: str, customer_id
             summary="A balance's ledger (newest first unless order=asc)")
 @router.get(BAL + "/ledger", response_model=data_of(LedgerEntryOut, "LedgerEntryList"),
             summary="The same list as …/ledger-entries")
-def list_ledger(request: Request, entitlement_id: str, customer_id: str, transaction_type: Optional[str] = Query(
-                    None, description=", ".join(TRANSACTION_TYPES)), start_date: Optional[str] = None,
-                end_date: Optional[str] = None, order: str = Query("desc", pattern="^(asc|desc)$"),
-                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+def list_ledger(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, transaction_type: TransactionType = None, start_date: StartDate = None,
+                end_date: EndDate = None, order: str = Query("desc", pattern="^(asc|desc)$", description="desc: newest first; asc: oldest first."),
+                limit: Limit = 100, offset: Offset = 0,
                 p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     found = credits(request, p).ledger(
@@ -138,7 +139,7 @@ def list_ledger(request: Request, entitlement_id: str, customer_id: str, transac
 @router.post(BAL + "/grants", status_code=201, response_model=LedgerEntryOut,
              responses={200: {"model": LedgerEntryOut, "description": "A replayed idempotency key: the original entry"}},
              summary="Grant credits with a source (api, one_time, addon, subscription) and an optional expiry")
-async def create_grant(request: Request, entitlement_id: str, customer_id: str, body: GrantCreate,
+async def create_grant(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, body: GrantCreate,
                        p: Principal = Depends(writer)):
     svc = credits(request, p)
     rec = await run_in_threadpool(lambda: svc.grant(
@@ -148,9 +149,8 @@ async def create_grant(request: Request, entitlement_id: str, customer_id: str, 
 
 
 @router.get(BAL + "/grants", response_model=data_of(GrantOut, "GrantList"), summary="A balance's grants, oldest first")
-def list_grants(request: Request, entitlement_id: str, customer_id: str, status: Optional[str] = Query(
-                    None, description="active | expired | depleted"), limit: int = Query(100, ge=1, le=1000),
-                offset: int = Query(0, ge=0, le=MAX_OFFSET), p: Principal = Depends(customer_reader)):
+def list_grants(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, status: GrantStatus = None, limit: Limit = 100,
+                offset: Offset = 0, p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     return {"data": credits(request, p).grants(entitlement_id, customer_id, status, limit, offset)}
 
@@ -158,7 +158,7 @@ def list_grants(request: Request, entitlement_id: str, customer_id: str, status:
 @router.post(BAL + "/adjustments", status_code=201, response_model=LedgerEntryOut,
              responses={200: {"model": LedgerEntryOut, "description": "A replayed idempotency key: the original entry"}},
              summary="A manual adjustment (positive grants, negative deducts without overage)")
-async def create_adjustment(request: Request, entitlement_id: str, customer_id: str, body: AdjustmentCreate,
+async def create_adjustment(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, body: AdjustmentCreate,
                             p: Principal = Depends(writer)):
     svc = credits(request, p)
     rec = await run_in_threadpool(lambda: svc.adjust(entitlement_id, customer_id, body.amount, reason=body.reason,
@@ -168,21 +168,21 @@ async def create_adjustment(request: Request, entitlement_id: str, customer_id: 
 
 @router.put(BAL + "/cycle", response_model=CreditBalanceOut,
             summary="Follow a billing cycle: rollover and overage handling at each end, credits_per_cycle issued")
-async def set_cycle(request: Request, entitlement_id: str, customer_id: str, body: CycleSet,
+async def set_cycle(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, body: CycleSet,
                     p: Principal = Depends(writer)):
     raw = body.model_dump(exclude_none=True)
     return _balance(await run_in_threadpool(credits(request, p).set_cycle, entitlement_id, customer_id, raw))
 
 
 @router.delete(BAL + "/cycle", response_model=CreditBalanceOut, summary="Stop following a cycle")
-async def clear_cycle(request: Request, entitlement_id: str, customer_id: str, p: Principal = Depends(writer)):
+async def clear_cycle(request: Request, entitlement_id: CreditEntitlementId, customer_id: CustomerId, p: Principal = Depends(writer)):
     return _balance(await run_in_threadpool(credits(request, p).set_cycle, entitlement_id, customer_id, None))
 
 
 # -- per customer, sweep ---------------------------------------------------------------------------
 @router.get("/customers/{customer_id}/credits", response_model=data_of(CustomerCreditOut, "CustomerCreditList"),
             summary="Every credit balance of a customer")
-def customer_credits(request: Request, customer_id: str, p: Principal = Depends(customer_reader)):
+def customer_credits(request: Request, customer_id: CustomerId, p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     found = credits(request, p).customer_balances(customer_id)
     return {"data": [{**_balance(b), "name": e.name, "unit": e.unit, "description": e.description} for e, b in found]}
@@ -190,7 +190,8 @@ def customer_credits(request: Request, customer_id: str, p: Principal = Depends(
 
 @router.get("/customers/{customer_id}/credits/overage", response_model=data_of(OverageChargeOut, "OverageChargeList"),
             summary="Overage invoiced at cycle ends in [from, to), priced (invoice_at_billing)")
-def customer_overage(request: Request, customer_id: str, from_: str = Query(alias="from"), to: str = Query(...),
+def customer_overage(request: Request, customer_id: CustomerId, from_: str = Query(alias="from", description="ISO-8601 instant, inclusive."),
+                     to: str = Query(description="ISO-8601 instant, exclusive."),
                      p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     start, end = instant_param(from_, "from"), instant_param(to, "to")

@@ -15,9 +15,9 @@ have yet is a 404, as on Dodo.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -31,13 +31,15 @@ from ..credits_schemas import (
     DodoCreditEntitlement, DodoCreditEntitlementCreate, DodoCreditEntitlementUpdate, DodoCreditLedgerEntry,
     DodoCustomerCreditBalance, DodoLedgerEntryCreated, CustomerCreditItem, GrantOut, LedgerEntryCreate, items_of,
 )
-from ..deps import MAX_PAGE, instant_param, store
+from ..deps import instant_param, store
+from ..params import (
+    CreditEntitlementId, CustomerFilter, CustomerId, Deleted, EndDate, GrantStatus, Locale, PageNumber, PageSize,
+    StartDate, TransactionType,
+)
 
 router = APIRouter(tags=["dodo-compatible"])
 ENT = "/credit-entitlements/{id}"
 BAL = "/credit-entitlements/{credit_entitlement_id}/balances/{customer_id}"
-PAGE_NUMBER = Query(0, ge=0, le=MAX_PAGE)
-PAGE_SIZE = Query(10, ge=1, le=100)
 
 
 def _svc(request: Request, p: Principal) -> CreditService:
@@ -67,19 +69,19 @@ async def create_entitlement(request: Request, body: DodoCreditEntitlementCreate
 
 
 @router.get("/credit-entitlements", response_model=items_of(DodoCreditEntitlement, "DodoCreditEntitlementPage"))
-def list_entitlements(request: Request, deleted: bool = False, locale: Optional[str] = None,
-                      page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE, p: Principal = Depends(principal)):
+def list_entitlements(request: Request, deleted: Deleted = False, locale: Locale = None,
+                      page_number: PageNumber = 0, page_size: PageSize = 10, p: Principal = Depends(principal)):
     found = _svc(request, p).list_entitlements(deleted=deleted, limit=page_size, offset=page_number * page_size)
     return {"items": [_ent(request, e) for e in found]}
 
 
 @router.get(ENT, response_model=DodoCreditEntitlement)
-def get_entitlement(request: Request, id: str, locale: Optional[str] = None, p: Principal = Depends(principal)):
+def get_entitlement(request: Request, id: CreditEntitlementId, locale: Locale = None, p: Principal = Depends(principal)):
     return _ent(request, _svc(request, p).get_entitlement(id))
 
 
 @router.patch(ENT, response_model=DodoCreditEntitlement)
-async def update_entitlement(request: Request, id: str, body: DodoCreditEntitlementUpdate,
+async def update_entitlement(request: Request, id: CreditEntitlementId, body: DodoCreditEntitlementUpdate,
                              p: Principal = Depends(writer)):
     svc = _svc(request, p)
     raw = body.model_dump(exclude_unset=True)
@@ -92,25 +94,25 @@ async def update_entitlement(request: Request, id: str, body: DodoCreditEntitlem
 
 
 @router.delete(ENT, response_model=DodoCreditEntitlement)
-async def delete_entitlement(request: Request, id: str, p: Principal = Depends(writer)):
+async def delete_entitlement(request: Request, id: CreditEntitlementId, p: Principal = Depends(writer)):
     return _ent(request, await run_in_threadpool(_svc(request, p).set_deleted, id, True))
 
 
 @router.post(ENT + "/undelete", response_model=DodoCreditEntitlement)
-async def undelete_entitlement(request: Request, id: str, p: Principal = Depends(writer)):
+async def undelete_entitlement(request: Request, id: CreditEntitlementId, p: Principal = Depends(writer)):
     return _ent(request, await run_in_threadpool(_svc(request, p).set_deleted, id, False))
 
 
 @router.get("/credit-entitlements/{credit_entitlement_id}/balances",
             response_model=items_of(DodoCustomerCreditBalance, "DodoCreditBalancePage"))
-def list_balances(request: Request, credit_entitlement_id: str, customer_id: Optional[str] = None,
-                  page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE, p: Principal = Depends(principal)):
+def list_balances(request: Request, credit_entitlement_id: CreditEntitlementId, customer_id: CustomerFilter = None,
+                  page_number: PageNumber = 0, page_size: PageSize = 10, p: Principal = Depends(principal)):
     found = _svc(request, p).balances(credit_entitlement_id, customer_id, page_size, page_number * page_size)
     return {"items": [b.dodo() for b in found]}
 
 
 @router.get(BAL, response_model=DodoCustomerCreditBalance)
-def get_balance(request: Request, credit_entitlement_id: str, customer_id: str, p: Principal = Depends(principal)):
+def get_balance(request: Request, credit_entitlement_id: CreditEntitlementId, customer_id: CustomerId, p: Principal = Depends(principal)):
     balance = _svc(request, p).balance(credit_entitlement_id, customer_id)
     if not balance.exists:
         raise NotFound("customer balance not found", "customer_id")
@@ -118,7 +120,7 @@ def get_balance(request: Request, credit_entitlement_id: str, customer_id: str, 
 
 
 @router.post(BAL + "/ledger-entries", status_code=201, response_model=DodoLedgerEntryCreated)
-async def create_ledger_entry(request: Request, credit_entitlement_id: str, customer_id: str, body: LedgerEntryCreate,
+async def create_ledger_entry(request: Request, credit_entitlement_id: CreditEntitlementId, customer_id: CustomerId, body: LedgerEntryCreate,
                               p: Principal = Depends(writer)):
     svc = _svc(request, p)
     rec = await run_in_threadpool(lambda: svc.create_ledger_entry(
@@ -131,9 +133,9 @@ async def create_ledger_entry(request: Request, credit_entitlement_id: str, cust
 @router.get(BAL + "/ledger", response_model=items_of(DodoCreditLedgerEntry, "DodoCreditLedgerPage"))
 @router.get(BAL + "/ledger-entries", response_model=items_of(DodoCreditLedgerEntry, "DodoCreditLedgerPage"),
             summary="The same list as …/ledger (the SDK's list_ledger)")
-def list_ledger(request: Request, credit_entitlement_id: str, customer_id: str,
-                transaction_type: Optional[str] = None, start_date: Optional[str] = None,
-                end_date: Optional[str] = None, page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE,
+def list_ledger(request: Request, credit_entitlement_id: CreditEntitlementId, customer_id: CustomerId,
+                transaction_type: TransactionType = None, start_date: StartDate = None,
+                end_date: EndDate = None, page_number: PageNumber = 0, page_size: PageSize = 10,
                 p: Principal = Depends(principal)):
     found = _svc(request, p).ledger(
         credit_entitlement_id, customer_id, transaction_type=transaction_type,
@@ -143,15 +145,15 @@ def list_ledger(request: Request, credit_entitlement_id: str, customer_id: str,
 
 
 @router.get(BAL + "/grants", response_model=items_of(GrantOut, "DodoCreditGrantPage"))
-def list_grants(request: Request, credit_entitlement_id: str, customer_id: str, status: Optional[str] = None,
-                page_number: int = PAGE_NUMBER, page_size: int = PAGE_SIZE, p: Principal = Depends(principal)):
+def list_grants(request: Request, credit_entitlement_id: CreditEntitlementId, customer_id: CustomerId, status: GrantStatus = None,
+                page_number: PageNumber = 0, page_size: PageSize = 10, p: Principal = Depends(principal)):
     found = _svc(request, p).grants(credit_entitlement_id, customer_id, status, page_size, page_number * page_size)
     return {"items": found}
 
 
 @router.get("/customers/{customer_id}/credit-entitlements",
             response_model=items_of(CustomerCreditItem, "DodoCustomerCreditEntitlements"))
-def customer_credit_entitlements(request: Request, customer_id: str, p: Principal = Depends(principal)):
+def customer_credit_entitlements(request: Request, customer_id: CustomerId, p: Principal = Depends(principal)):
     found = _svc(request, p).customer_balances(customer_id)
     return {"items": [{"balance": b.dodo()["balance"], "credit_entitlement_id": e.id, "name": e.name,
                        "overage": b.dodo()["overage"], "unit": e.unit, "description": e.description}

@@ -10,16 +10,16 @@ on the native routes.
 
 from __future__ import annotations
 
-from typing import Optional
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ...credits.wallet_service import WalletService
 from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ..credits_schemas import CustomerWalletOut, WalletEntryCreate, WalletListOut, WalletTransactionOut, data_of, items_of
-from ..deps import MAX_OFFSET, MAX_PAGE, store
+from ..deps import store
+from ..params import Currency, CustomerId, Limit, Offset, PageNumber, PageSize
 
 router = APIRouter(tags=["wallets"])
 
@@ -33,7 +33,7 @@ def _list(request: Request, p: Principal, customer_id: str) -> dict:
     return {"items": [w.to_dict() for w in found], "total_balance_usd": usd}
 
 
-async def _create(request: Request, p: Principal, customer_id: str, body: WalletEntryCreate) -> JSONResponse:
+async def _create(request: Request, p: Principal, customer_id: CustomerId, body: WalletEntryCreate) -> JSONResponse:
     svc = _svc(request, p)
     wallet, _entry, replayed = await run_in_threadpool(lambda: svc.create_entry(
         customer_id, amount=body.amount, currency=body.currency, entry_type=body.entry_type,
@@ -42,22 +42,22 @@ async def _create(request: Request, p: Principal, customer_id: str, body: Wallet
 
 
 @router.get("/v1/customers/{customer_id}/wallets", response_model=WalletListOut, summary="A customer's wallets")
-def native_wallets(request: Request, customer_id: str, p: Principal = Depends(customer_reader)):
+def native_wallets(request: Request, customer_id: CustomerId, p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     return _list(request, p, customer_id)
 
 
 @router.post("/v1/customers/{customer_id}/wallets/ledger-entries", status_code=201, response_model=CustomerWalletOut,
              summary="Credit or debit a wallet (minor units); answers the wallet")
-async def native_create_entry(request: Request, customer_id: str, body: WalletEntryCreate,
+async def native_create_entry(request: Request, customer_id: CustomerId, body: WalletEntryCreate,
                               p: Principal = Depends(writer)):
     return await _create(request, p, customer_id, body)
 
 
 @router.get("/v1/customers/{customer_id}/wallets/ledger-entries",
             response_model=data_of(WalletTransactionOut, "WalletTransactionList"), summary="Wallet entries, newest first")
-def native_entries(request: Request, customer_id: str, currency: Optional[str] = None,
-                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+def native_entries(request: Request, customer_id: CustomerId, currency: Currency = None,
+                   limit: Limit = 100, offset: Offset = 0,
                    p: Principal = Depends(customer_reader)):
     own_customer(p, customer_id)
     svc = _svc(request, p)
@@ -65,20 +65,20 @@ def native_entries(request: Request, customer_id: str, currency: Optional[str] =
 
 
 @router.get("/customers/{customer_id}/wallets", response_model=WalletListOut, tags=["dodo-compatible"])
-def dodo_wallets(request: Request, customer_id: str, p: Principal = Depends(principal)):
+def dodo_wallets(request: Request, customer_id: CustomerId, p: Principal = Depends(principal)):
     return _list(request, p, customer_id)
 
 
 @router.post("/customers/{customer_id}/wallets/ledger-entries", status_code=201, response_model=CustomerWalletOut,
              tags=["dodo-compatible"])
-async def dodo_create_entry(request: Request, customer_id: str, body: WalletEntryCreate, p: Principal = Depends(writer)):
+async def dodo_create_entry(request: Request, customer_id: CustomerId, body: WalletEntryCreate, p: Principal = Depends(writer)):
     return await _create(request, p, customer_id, body)
 
 
 @router.get("/customers/{customer_id}/wallets/ledger-entries",
             response_model=items_of(WalletTransactionOut, "DodoWalletTransactionPage"), tags=["dodo-compatible"])
-def dodo_entries(request: Request, customer_id: str, currency: Optional[str] = None,
-                 page_number: int = Query(0, ge=0, le=MAX_PAGE), page_size: int = Query(10, ge=1, le=100),
+def dodo_entries(request: Request, customer_id: CustomerId, currency: Currency = None,
+                 page_number: PageNumber = 0, page_size: PageSize = 10,
                  p: Principal = Depends(principal)):
     svc = _svc(request, p)
     found = svc.entries(customer_id, currency, page_size, page_number * page_size)
