@@ -100,6 +100,7 @@ class Delta:
     free_units: Decimal  # differences
     billable_units: Decimal
     amount: Decimal  # exact difference of once-rounded line amounts; negative: a credit
+    position: int = 0  # the meter's place among the period's usage lines (orders an invoice's adjustment lines)
 
 
 def late_usage(invoiced: dict[str, MeterBill], prior: Iterable[Prior], now: dict[str, MeterBill]) -> list[Delta]:
@@ -111,7 +112,7 @@ def late_usage(invoiced: dict[str, MeterBill], prior: Iterable[Prior], now: dict
     for p in prior:
         earlier.setdefault(p.meter_id, []).append(p)
     out = []
-    for meter_id, current in now.items():
+    for position, (meter_id, current) in enumerate(now.items()):
         billed = invoiced.get(meter_id)
         history = sorted(earlier.get(meter_id, []), key=lambda p: p.version)
         if history:
@@ -133,7 +134,7 @@ def late_usage(invoiced: dict[str, MeterBill], prior: Iterable[Prior], now: dict
             quantity_before=before, quantity_after=current.quantity,
             free_units=EXACT.subtract(current.free_units, total("free_units")),
             billable_units=EXACT.subtract(current.billable_units, total("billable_units")),
-            amount=EXACT.subtract(current.amount, total("amount"))))
+            amount=EXACT.subtract(current.amount, total("amount")), position=position))
     return out
 
 

@@ -32,6 +32,7 @@ from ..storage.keys_repo import ENVIRONMENTS
 from ..storage.outbox import enqueue
 from ..storage.store import Store
 from ..timeutil import from_us, to_us
+from .late import period_usage
 from .pricer import Pricer
 from .run import RunResult, due_periods, write_chunk
 from .runner import DEFAULT_LOOKBACK_DAYS, RunOptions, price_due, run_environment
@@ -268,6 +269,31 @@ class Billing:
                 except UnbillableQuantity:  # its period needs attention (the preview says why); the others go on
                     continue
         return hits
+
+    # -- what runs did, what needs attention, late usage -----------------------------------------
+    def list_runs(self, env: str, limit: int = 20, offset: int = 0) -> list[runs_repo.Run]:
+        with self.store.read() as conn:
+            return runs_repo.list_runs(conn, env, limit, offset)
+
+    def get_run(self, env: str, run_id: str) -> runs_repo.Run:
+        with self.store.read() as conn:
+            return runs_repo.get_run(conn, env, run_id)
+
+    def needs_attention(self, env: str, customer_id: str | None = None, limit: int = 100,
+                        offset: int = 0) -> list[runs_repo.Skip]:
+        """The periods the latest runs could not price and no run has priced since."""
+        with self.store.read() as conn:
+            return runs_repo.open_skips(conn, env, customer_id, limit, offset)
+
+    def list_adjustments(self, env: str, limit: int = 100, offset: int = 0, **filters) -> list[adj_repo.Adjustment]:
+        if filters.get("status") not in (None, "pending", "carried", "invoiced"):
+            raise ValidationError("status must be one of pending, carried, invoiced", "status")
+        with self.store.read() as conn:
+            return adj_repo.list_adjustments(conn, env, limit, offset, **filters)
+
+    def periods(self, env: str, subscription_id: str, limit: int = 12):
+        """Per invoiced period: usage invoiced vs usage now (``invoicing.late``)."""
+        return period_usage(self.store, env, subscription_id, limit)
 
     def check_thresholds(self, env: str, subscription_id: str, at: datetime | None = None) -> list[str]:
         """Queue ``usage.threshold_reached`` once per threshold and period; returns the new keys."""

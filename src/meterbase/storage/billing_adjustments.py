@@ -25,6 +25,8 @@ from .schema import billing_invoices as ti
 from .schema_invoicing import billing_adjustments as ta
 
 DRAFT, FINALIZED, VOID = "draft", "finalized", "void"
+#: The order of adjustment lines on an invoice: oldest period first, then as recorded, in the plan's meter order.
+LINE_ORDER = (ta.c.period_start, ta.c.created_at, ta.c.position, ta.c.version, ta.c.id)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _adjustment(r, status: str | None = None) -> Adjustment:
     delta = Delta(meter_id=r.meter_id, product_id=r.product_id, description=r.description, version=r.version,
                   covers=tuple(Decimal(c) for c in orjson.loads(r.covers)), quantity_before=_dec(r.quantity_before),
                   quantity_after=_dec(r.quantity_after), free_units=_dec(r.free_units),
-                  billable_units=_dec(r.billable_units), amount=_dec(r.amount))
+                  billable_units=_dec(r.billable_units), amount=_dec(r.amount), position=r.position)
     return Adjustment(r.id, r.environment, r.subscription_id, r.customer_id, r.period_start, r.period_end,
                       r.adjusts_invoice_id, r.currency, delta, r.created_at, r.invoice_id, status)
 
@@ -108,7 +110,7 @@ def insert_adjustments(conn, items: list[NewAdjustment], now_us: int) -> list[Ad
         rows.append(dict(
             id=new_id("adj"), environment=it.environment, subscription_id=it.subscription_id,
             customer_id=it.customer_id, period_start=to_us(it.period_start), period_end=to_us(it.period_end),
-            meter_id=d.meter_id, version=d.version,
+            meter_id=d.meter_id, version=d.version, position=d.position,
             product_id=d.product_id, description=d.description, adjusts_invoice_id=it.adjusts_invoice_id,
             currency=it.currency, covers=orjson.dumps([text(c) for c in d.covers]).decode(),
             quantity_before=d.quantity_before, quantity_after=d.quantity_after,
@@ -148,7 +150,7 @@ def carryable(conn, subscription_ids) -> dict[str, list[Adjustment]]:
     q = _with_status(select(ta)).where(ta.c.subscription_id.in_(ids), or_(ta.c.invoice_id.is_(None),
                                                                           ti.c.status == DRAFT))
     out: dict[str, list[Adjustment]] = {}
-    for r in conn.execute(q.order_by(ta.c.period_start, ta.c.meter_id, ta.c.version)):
+    for r in conn.execute(q.order_by(*LINE_ORDER)):
         out.setdefault(r.subscription_id, []).append(_adjustment(r, r.invoice_status))
     return out
 
@@ -161,7 +163,7 @@ def assign(conn, carried: dict[str, str]) -> None:
 
 
 def on_invoice(conn, invoice_id: str) -> list[Adjustment]:
-    q = select(ta).where(ta.c.invoice_id == invoice_id).order_by(ta.c.period_start, ta.c.meter_id, ta.c.version)
+    q = select(ta).where(ta.c.invoice_id == invoice_id).order_by(*LINE_ORDER)
     return [_adjustment(r) for r in conn.execute(q)]
 
 

@@ -72,6 +72,7 @@ billing_adjustments = Table(
     Column("period_end", BigInteger, nullable=False),
     Column("meter_id", String(40), nullable=False),
     Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),  # the meter's place among the period's usage lines
     Column("product_id", String(40), nullable=False),
     Column("description", Text, nullable=False),
     Column("adjusts_invoice_id", String(40), nullable=False),

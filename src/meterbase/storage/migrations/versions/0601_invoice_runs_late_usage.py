@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("period_end", sa.BigInteger(), nullable=False),
         sa.Column("meter_id", sa.String(40), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("product_id", sa.String(40), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("adjusts_invoice_id", sa.String(40), nullable=False),
