@@ -5,7 +5,8 @@ and a ``sum`` meter on volume tiers with a minimum, where more usage can cost le
 arriving at some delay after its timestamp, and invoice runs at random instants (finalizing past the
 grace period, finalizing now, or not at all), with a random grace period. After a last run once
 April has ended, the invoices of January–April add up exactly to the price of every period's final
-usage, and no adjustment is left pending. On every backend, through the service the API calls.
+usage, and no adjustment is left pending. On every backend, through the service the API calls. (Runs
+look back far enough to see every period; ``test_late_usage.py`` tests the default lookback.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from meterbase.billing.periods import period_at
 from meterbase.invoicing import Billing
@@ -29,6 +30,7 @@ ENV = "test_mode"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 HOURS = (31 + 28 + 31) * 24  # January to March
 LAST = START + timedelta(hours=HOURS + 29 * 24)  # April 30th: every event has arrived, every random run happened
+LOOKBACK = 365  # every run checks every finalized period (the default, 90 days, would not see January in May)
 GRADUATED = {"model": "graduated", "free_threshold": 3, "tiers": [
     {"up_to": 10, "unit_price": "1.00"}, {"up_to": 30, "unit_price": "0.50"}, {"up_to": None, "unit_price": "0.25"}]}
 VOLUME = {"model": "volume", "minimum": "2.00", "tiers": [
@@ -42,6 +44,8 @@ run = st.tuples(st.integers(0, HOURS + 29 * 24), st.sampled_from(["no", "finaliz
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(event, min_size=1, max_size=14), runs=st.lists(run, max_size=6),
        grace=st.sampled_from([0, 24, 24 * 5]))
+@example(events=[(0, 0, "call", 1)] * 3 + [(349, 420, "call", 1)], runs=[(768, "finalize")], grace=24)  # January
+# finalized on Feb 2nd (past its grace period), a January call arriving an hour later: billed on April's invoice
 def test_every_invoice_adds_up_to_the_final_usage_of_every_period(fresh_store_url, events, runs, grace):
     clock = FakeClock(START)
     store = open_store(fresh_store_url(), clock)
@@ -68,9 +72,9 @@ def test_every_invoice_adds_up_to_the_final_usage_of_every_period(fresh_store_ur
                 store.ingest(ENV, [{"event_id": f"e{i}", "customer_id": "cus_p", "event_name": name,
                                     "timestamp": (START + timedelta(hours=h)).isoformat(), "metadata": {"gb": v}}])
             else:
-                b.run(at, ENV, finalize=what == "finalize", finalize_now=what == "now")
+                b.run(at, ENV, finalize=what == "finalize", finalize_now=what == "now", lookback_days=LOOKBACK)
         clock.now = datetime(2025, 5, 1, tzinfo=UTC) + timedelta(hours=grace + 1)  # April ended, its grace too
-        result = b.run(clock.now, ENV, finalize=True)
+        result = b.run(clock.now, ENV, finalize=True, lookback_days=LOOKBACK)
         assert result.skipped == []
 
         invoices = b.list_invoices(ENV, 100, subscription_id=sub)
@@ -83,6 +87,6 @@ def test_every_invoice_adds_up_to_the_final_usage_of_every_period(fresh_store_ur
             pending = adj_repo.list_adjustments(conn, ENV, 1000, 0, status="pending")
         assert pending == []
         assert sum((Decimal(str(i.total)) for i in invoices), Decimal(0)) == sum((d.total for d in final), Decimal(0))
-        assert b.run(clock.now, ENV, finalize=True).adjustments == []  # and a rerun adds nothing
+        assert b.run(clock.now, ENV, finalize=True, lookback_days=LOOKBACK).adjustments == []  # a rerun adds nothing
     finally:
         store.close()
