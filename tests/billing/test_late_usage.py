@@ -193,15 +193,20 @@ def test_adjustment_pending_webhook_and_the_lookback(api, clock):
     _, sub = world(api, clock)
     clock.now = t("2025-02-01T01:00:00")
     run(api, finalize=True)
-    clock.now = t("2025-06-01T01:00:00")
-    run(api, finalize=True)
-    api.events("cus_late", "api.call", t("2025-01-15T00:00:00"), 1200)  # January, four months later
-    assert run(api, finalize=True)["adjustments"] == []  # January ended beyond the 90-day lookback
-    found = run(api, lookback_days=365)
-    assert len(found["adjustments"]) == 1
+    clock.now = t("2025-02-10T00:00:00")
+    api.events("cus_late", "api.call", t("2025-01-15T00:00:00"), 1200)  # 9 days after January ended
+    clock.now = t("2025-06-01T01:00:00")  # the next run comes four months later: it still finds them
+    found = run(api, finalize=True)
+    assert len(found["adjustments"]) == 1 and len(found["created"]) == 4  # February to May
     with api.store.read() as conn:
         rows = conn.execute(select(webhook_outbox.c.event_type, webhook_outbox.c.payload)).all()
     assert [r.event_type for r in rows] == ["invoice.adjustment_pending"]
     data = orjson.loads(rows[0].payload)["data"]
     assert (data["subscription_id"], data["period_start"], data["quantity"], data["amount"], data["status"]) == (
-        sub, "2025-01-01T00:00:00Z", "1200", "4.00", "pending")
+        sub, "2025-01-01T00:00:00Z", "1200", "4.00", "pending")  # (1,200 − 1,000 free) × $0.02
+    february = invoice_of(api, sub, "2025-02-01T00:00:00Z")
+    assert adjustment_lines(february) == [("Calls: usage for 2025-01 received after invoicing", "1200", "4.00")]
+
+    api.events("cus_late", "api.call", t("2025-01-16T00:00:00"), 10)  # four months after January ended
+    assert run(api, finalize=True)["adjustments"] == []  # past the 90-day lookback
+    assert len(run(api, lookback_days=365)["adjustments"]) == 1  # a run told to look further back finds them

@@ -5,8 +5,8 @@ and a ``sum`` meter on volume tiers with a minimum, where more usage can cost le
 arriving at some delay after its timestamp, and invoice runs at random instants (finalizing past the
 grace period, finalizing now, or not at all), with a random grace period. After a last run once
 April has ended, the invoices of January–April add up exactly to the price of every period's final
-usage, and no adjustment is left pending. On every backend, through the service the API calls. (Runs
-look back far enough to see every period; ``test_late_usage.py`` tests the default lookback.)
+usage, and no adjustment is left pending. On every backend, through the service the API calls, with
+the default lookback (every event arrives within 90 days of its period's end).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ ENV = "test_mode"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 HOURS = (31 + 28 + 31) * 24  # January to March
 LAST = START + timedelta(hours=HOURS + 29 * 24)  # April 30th: every event has arrived, every random run happened
-LOOKBACK = 365  # every run checks every finalized period (the default, 90 days, would not see January in May)
 GRADUATED = {"model": "graduated", "free_threshold": 3, "tiers": [
     {"up_to": 10, "unit_price": "1.00"}, {"up_to": 30, "unit_price": "0.50"}, {"up_to": None, "unit_price": "0.25"}]}
 VOLUME = {"model": "volume", "minimum": "2.00", "tiers": [
@@ -72,9 +71,9 @@ def test_every_invoice_adds_up_to_the_final_usage_of_every_period(fresh_store_ur
                 store.ingest(ENV, [{"event_id": f"e{i}", "customer_id": "cus_p", "event_name": name,
                                     "timestamp": (START + timedelta(hours=h)).isoformat(), "metadata": {"gb": v}}])
             else:
-                b.run(at, ENV, finalize=what == "finalize", finalize_now=what == "now", lookback_days=LOOKBACK)
+                b.run(at, ENV, finalize=what == "finalize", finalize_now=what == "now")
         clock.now = datetime(2025, 5, 1, tzinfo=UTC) + timedelta(hours=grace + 1)  # April ended, its grace too
-        result = b.run(clock.now, ENV, finalize=True, lookback_days=LOOKBACK)
+        result = b.run(clock.now, ENV, finalize=True)
         assert result.skipped == []
 
         invoices = b.list_invoices(ENV, 100, subscription_id=sub)
@@ -87,6 +86,6 @@ def test_every_invoice_adds_up_to_the_final_usage_of_every_period(fresh_store_ur
             pending = adj_repo.list_adjustments(conn, ENV, 1000, 0, status="pending")
         assert pending == []
         assert sum((Decimal(str(i.total)) for i in invoices), Decimal(0)) == sum((d.total for d in final), Decimal(0))
-        assert b.run(clock.now, ENV, finalize=True, lookback_days=LOOKBACK).adjustments == []  # a rerun adds nothing
+        assert b.run(clock.now, ENV, finalize=True).adjustments == []  # a rerun adds nothing
     finally:
         store.close()

@@ -2,9 +2,10 @@
 
 1. **Snapshot.** One read transaction (``billing_repo.snapshot``) loads the subscriptions, the due
    periods (ended by ``until``, without an invoice or with a draft), the finalized invoices whose
-   period ended within ``lookback_days`` of ``until`` with their usage lines, the adjustments already
-   recorded for them and the periods that need attention; the ``Pricer`` prefetches the usage of all
-   of them.
+   period ended at most ``lookback_days`` before ``until`` -- or before the previous run started, if
+   that is earlier, so usage arriving up to ``lookback_days`` after its period ended is found by the
+   next run however long after it comes -- with their usage lines, the adjustments already recorded
+   for them and the periods that need attention; the ``Pricer`` prefetches the usage of all of them.
 2. **Pricing, one period at a time.** A period whose usage no price can take (a negative total of
    refunds, a total ≥ 1e30: ``pricing.quantity.UnbillableQuantity``) is *skipped* -- recorded with
    its subscription, customer, meter, value and reason -- and every other period is billed. Each
@@ -47,7 +48,7 @@ from . import run as billing_run
 from .pricer import Pricer
 from .run import Due, RunResult, period_of, skip_of, write_chunk
 
-#: Finalized periods that ended this long before ``until`` are checked for late usage by default.
+#: Usage arriving up to this long after its period ended becomes an adjustment (by default).
 DEFAULT_LOOKBACK_DAYS = 90
 MAX_LOOKBACK_DAYS = 36600
 
@@ -87,8 +88,10 @@ def run_environment(store, env: str, until: datetime, options: RunOptions,
     started = store.now()
     now = from_us(started)
     until = min(until, now)
-    since = to_us(until - timedelta(days=options.lookback_days))
     with snapshot(store) as conn:
+        previous = runs_repo.last_started(conn, env)
+        since = to_us(min(until, from_us(previous) if previous is not None else until)
+                      - timedelta(days=options.lookback_days))
         subs = load_subscriptions(conn, env)
         due = billing_run.due_periods(subs, inv_repo.period_statuses(conn, env), until)
         by_id = {s.id: s for s in subs}

@@ -141,6 +141,11 @@ def open_skips(conn, environment: str, customer_id: str | None = None, limit: in
     return out
 
 
+def last_started(conn, environment: str) -> int | None:
+    """When the latest run of ``environment`` started (µs), if any."""
+    return conn.execute(select(func.max(tr.c.started_at)).where(tr.c.environment == environment)).scalar()
+
+
 def list_runs(conn, environment: str, limit: int = 20, offset: int = 0) -> list[Run]:
     q = (select(tr).where(tr.c.environment == environment).order_by(tr.c.started_at.desc(), tr.c.id)
          .offset(offset).limit(limit))
