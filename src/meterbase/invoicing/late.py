@@ -78,6 +78,12 @@ class PeriodUsage:
                 "meters": [m.to_dict() for m in self.meters], "amount_pending": text(self.amount_pending)}
 
 
+def pending_lines(adjustments, period_start_us: int) -> list:
+    """The lines of the adjustments no invoice carries yet that an invoice (or preview) of the period
+    starting at ``period_start_us`` will carry: those of earlier periods."""
+    return [a.line() for a in adjustments if a.invoice_id is None and a.period_end <= period_start_us]
+
+
 def _compare(invoiced: dict[str, MeterBill], adjustments: list, now: dict[str, MeterBill]) -> list[MeterUsage]:
     out = []
     for meter_id, cur in now.items():

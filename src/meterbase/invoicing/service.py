@@ -32,7 +32,7 @@ from ..storage.keys_repo import ENVIRONMENTS
 from ..storage.outbox import enqueue
 from ..storage.store import Store
 from ..timeutil import from_us, to_us
-from .late import period_usage
+from .late import pending_lines, period_usage
 from .pricer import Pricer
 from .run import RunResult, due_periods, write_chunk
 from .runner import DEFAULT_LOOKBACK_DAYS, RunOptions, price_due, run_environment
@@ -152,8 +152,7 @@ class Billing:
                 raise ValidationError("the subscription has ended; there is no upcoming invoice", "at")
             period = period_at(sub.start, sub.anchor, sub.cycle, max(at, sub.start))
             draft = Pricer(conn).draft(sub, period, upto=at)
-            pending = [a.line() for a in adj_repo.carryable(conn, [sub.id]).get(sub.id, [])
-                       if a.invoice_id is None and a.period_end <= to_us(period.start)]
+            pending = pending_lines(adj_repo.carryable(conn, [sub.id]).get(sub.id, []), to_us(period.start))
             return sub, draft.with_lines(pending) if pending else draft
 
     # -- invoices -------------------------------------------------------------------------------
