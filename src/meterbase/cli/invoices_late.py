@@ -10,9 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
+from ..billing.adjustments import period_label
 from ..formatting import fmt_money, fmt_quantity
 from ..invoicing import Billing
-from ..timeutil import iso_us
+from ..timeutil import from_us, iso_us
 from .common import DB_HELP, ENV_OPTION, console, get_store
 from .invoices import app, skipped_table
 
@@ -54,33 +55,35 @@ def adjustments(customer: Optional[str] = typer.Option(None, "--customer", "-c")
     """Adjustments of late usage: usage of a finalized period billed on a later invoice."""
     found = Billing(get_store(db)).list_adjustments(env, 1000, 0, customer_id=customer, subscription_id=subscription,
                                                     status=status)
-    table = Table(Column("adjustment", no_wrap=True), "customer", "period", "line",
-                  Column("invoiced → now", justify="right"), Column("amount", justify="right"), "status",
-                  Column("on invoice", no_wrap=True))
+    table = Table(Column("adjustment / customer", no_wrap=True), Column("line", overflow="fold"),
+                  Column("amount", justify="right", no_wrap=True), Column("status", no_wrap=True))
     for a in found:
         d = a.to_dict()
-        table.add_row(a.id, a.customer_id, d["period_start"][:10], d["description"],
-                      f"{d['quantity_invoiced']} → {d['quantity_now']}", fmt_money(d["amount"], a.currency), d["status"],
-                      a.invoice_id or "–")
+        where = f"on {a.invoice_id}" if a.invoice_id else "next invoice"
+        table.add_row(f"{a.id}\n{a.customer_id}", f"{d['description']} ({d['quantity_invoiced']} invoiced → "
+                      f"{d['quantity_now']} now)", fmt_money(d["amount"], a.currency), f"{d['status']}\n{where}")
     console.print(table)
 
 
 @app.command("periods")
 def periods(subscription_id: str, limit: int = typer.Option(12, "--limit", min=1, max=120), env: str = ENV_OPTION,
             db: Optional[str] = typer.Option(None, help=DB_HELP)):
-    """Per invoiced period of a subscription: usage invoiced vs usage now, and what is pending adjustment."""
+    """Per invoiced period of a subscription: usage invoiced, billed (with adjustments), now, and pending."""
     store = get_store(db)
     _, found = Billing(store).periods(env, subscription_id, limit)
-    table = Table("period", "invoice", "meter", Column("invoiced", justify="right"), Column("billed", justify="right"),
-                  Column("now", justify="right"), Column("pending", justify="right"),
-                  Column("pending amount", justify="right"), title="usage invoiced vs usage now")
+    if not found:
+        console.print("no invoiced period yet")
     for p in found:
-        span = f"{iso_us(p.period_start)[:10]} → {iso_us(p.period_end)[:10]}"
+        title = (f"{period_label(from_us(p.period_start), from_us(p.period_end))} · {p.invoice_id} ({p.status}) · "
+                 f"pending {fmt_money(p.amount_pending, p.currency)}")
         if p.error:
-            table.add_row(span, f"{p.invoice_id} ({p.status})", f"[red]cannot be priced:[/red] {escape(p.error)}",
-                          "", "", "", "", "")
+            console.print(f"{title}: [red]cannot be priced now[/red]: {escape(p.error)}", soft_wrap=True)
+            continue
+        num = {"justify": "right", "overflow": "fold"}
+        table = Table(Column("meter", overflow="fold"), Column("invoiced", **num), Column("billed", **num),
+                      Column("now", **num), Column("pending", **num), Column("amount", **num), title=title)
         for m in p.meters:
-            table.add_row(span, f"{p.invoice_id} ({p.status})", m.description, fmt_quantity(m.quantity_invoiced, ""),
-                          fmt_quantity(m.quantity_billed, ""), fmt_quantity(m.quantity_now, ""),
-                          fmt_quantity(m.quantity_pending, ""), fmt_money(m.amount_pending, p.currency))
-    console.print(table)
+            table.add_row(m.description, fmt_quantity(m.quantity_invoiced, ""), fmt_quantity(m.quantity_billed, ""),
+                          fmt_quantity(m.quantity_now, ""), fmt_quantity(m.quantity_pending, ""),
+                          fmt_money(m.amount_pending, p.currency))
+        console.print(table)
