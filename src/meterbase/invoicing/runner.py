@@ -78,13 +78,21 @@ def price_due(pricer: Pricer, sub: Subscription, period: Period) -> Due:
     """A due period priced, with the grace period of the plan in force at its end (may raise
     ``UnbillableQuantity``)."""
     draft = pricer.draft(sub, period)
-    segments = pricer.segments(sub, period)
-    product_hours = segments[-1].plan.grace_period_hours if segments else None
-    return Due(sub, period, draft, grace_hours(sub.grace_period_hours, product_hours))
+    hours = sub.grace_period_hours
+    if hours is None:
+        end, product_id = to_us(period.end), sub.segments[0][1]
+        for effective_at, pid, _ in sub.segments:  # the plan history is ordered: the last one before the end
+            if effective_at < end:
+                product_id = pid
+        hours = grace_hours(None, pricer.product(sub.environment, product_id).plan.grace_period_hours)
+    return Due(sub, period, draft, hours)
 
 
 def run_environment(store, env: str, until: datetime, options: RunOptions,
-                    progress: Callable[[int, int], None] | None = None) -> RunResult:
+                    progress: Callable[[int, int], None] | None = None,
+                    after: Callable[[list[Subscription], datetime], int] | None = None) -> RunResult:
+    """One environment's run (module docstring); ``after(subscriptions, until)`` runs last with the
+    snapshot's subscriptions and returns the usage thresholds it found reached."""
     started = store.now()
     now = from_us(started)
     until = min(until, now)
@@ -146,6 +154,8 @@ def run_environment(store, env: str, until: datetime, options: RunOptions,
     retry_transaction(lambda: _record(store, record, open_keys, priced))
     result.skipped = [replace(s, run_id=record.id) for s in result.skipped]
     result.run_ids.append(record.id)
+    if after is not None:
+        result.thresholds += after(subs, until)
     return result
 
 

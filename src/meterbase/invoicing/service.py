@@ -253,13 +253,11 @@ class Billing:
         options = RunOptions(finalize, finalize_now, lookback_days)
         result = RunResult()
         for e in ([env] if env is not None else list(ENVIRONMENTS)):
-            result.merge(run_environment(self.store, e, until, options, progress))
-            result.thresholds += self._thresholds(e, min(until, self._now()))
+            result.merge(run_environment(self.store, e, until, options, progress, self._thresholds))
         return result
 
-    def _thresholds(self, env: str, until: datetime) -> int:
-        with self.store.read() as conn:
-            subs = load_subscriptions(conn, env)
+    def _thresholds(self, subs: list[repo.Subscription], until: datetime) -> int:
+        """``usage.threshold_reached`` for the active subscriptions of a run (their current period)."""
         hits = 0
         for sub in subs:
             if sub.thresholds and (sub.ends is None or until < sub.ends) and until >= sub.start:
