@@ -83,6 +83,7 @@ def test_a_bad_customer_is_listed_as_needing_attention_and_breaks_no_page(world)
     assert 'data-section="needs-attention"' in bad and 'data-problem="negative"' in bad
     assert "-15" in text(bad)  # the upcoming invoice cannot be priced either: said in place
     assert 'data-section="needs-attention"' not in ui.get("/ui/customers/cus_good").text
+    assert 'data-grace-hours="0"' in ui.get("/ui/products").text  # the default grace period, said
 
 
 def test_late_usage_shows_per_period_and_on_the_next_invoice(world):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from ..billing.grace import grace_hours
 from ..errors import NotFound, ValidationError
 from ..formatting import describe_price
 from ..policy.periods import add_months
@@ -137,6 +138,7 @@ def products(store, env: str) -> list[dict]:
                            **describe_price(u.price.to_dict(), plan.currency, unit)})
         out.append({"id": p.id, "name": plan.name, "description": plan.description, "currency": plan.currency,
                     "fixed_fee": plan.fixed_fee.amount, "cycle": plan.cycle, "meters": meters,
+                    "grace_period_hours": grace_hours(None, plan.grace_period_hours),
                     "subscriptions": subscribed.get(p.id, 0), "created_at": p.created_at})
     return out
 

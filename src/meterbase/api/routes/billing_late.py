@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from ...invoicing import Billing
 from .. import billing_late_schemas as m
 from ..auth import Principal, check_customer, customer_reader, own_customer, principal
-from ..deps import MAX_OFFSET, store
+from ..deps import store
+from ..params import Limit, Offset
 from ..schemas import answers
 
 router = APIRouter(tags=["billing"])
-LIMIT = Query(100, ge=1, le=1000, description="Page size.")
-OFFSET = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip (page × limit).")
 
 
 def billing(request: Request) -> Billing:
@@ -24,8 +23,7 @@ def billing(request: Request) -> Billing:
 
 @router.get("/invoice-runs", summary="Invoice runs, newest first (what each created, finalized, skipped)",
             **answers(m.RunPage))
-def list_runs(request: Request, limit: int = Query(20, ge=1, le=1000, description="Page size."),
-              offset: int = OFFSET, p: Principal = Depends(principal)):
+def list_runs(request: Request, limit: Limit = 20, offset: Offset = 0, p: Principal = Depends(principal)):
     runs = billing(request).list_runs(p.environment, limit, offset)
     return {"data": [r.to_dict() for r in runs]}
 
@@ -40,7 +38,7 @@ def get_run(request: Request, run_id: str = Path(description="An invoice run id 
             **answers(m.SkippedPage))
 def skipped_periods(request: Request,
                     customer_id: Optional[str] = Query(None, description="One customer's."),
-                    limit: int = LIMIT, offset: int = OFFSET, p: Principal = Depends(principal)):
+                    limit: Limit = 100, offset: Offset = 0, p: Principal = Depends(principal)):
     """A period is skipped when a meter's value cannot be priced (a negative total of refunds, a total
     ≥ 1e30): the run bills every other period and records it here until a later run prices it."""
     found = billing(request).needs_attention(p.environment, customer_id, limit, offset)
@@ -53,7 +51,7 @@ def list_adjustments(request: Request,
                      subscription_id: Optional[str] = Query(None, description="One subscription's."),
                      customer_id: Optional[str] = Query(None, description="One customer's (a portal token: its own)."),
                      status: Optional[str] = Query(None, description="pending | carried | invoiced"),
-                     limit: int = LIMIT, offset: int = OFFSET, p: Principal = Depends(customer_reader)):
+                     limit: Limit = 100, offset: Offset = 0, p: Principal = Depends(customer_reader)):
     customer_id = own_customer(p, customer_id)
     found = billing(request).list_adjustments(p.environment, limit, offset, subscription_id=subscription_id,
                                               customer_id=customer_id, status=status)
