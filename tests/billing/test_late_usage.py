@@ -210,3 +210,44 @@ def test_adjustment_pending_webhook_and_the_lookback(api, clock):
     api.events("cus_late", "api.call", t("2025-01-16T00:00:00"), 10)  # four months after January ended
     assert run(api, finalize=True)["adjustments"] == []  # past the 90-day lookback
     assert len(run(api, lookback_days=365)["adjustments"]) == 1  # a run told to look further back finds them
+
+
+def test_the_cli_shows_late_usage_and_sets_grace_periods(fresh_store_url):
+    from typer.testing import CliRunner
+
+    from meterbase.cli.main import app as cli
+    from meterbase.storage import open_store
+
+    db = fresh_store_url()
+    store = open_store(db)
+    meter = store.create_meter("test_mode", {"name": "Calls", "event_name": "api.call", "measurement_unit": "calls",
+                                             "aggregation": {"type": "count"}})
+    store.close()
+    runner = CliRunner()
+
+    def cli_ok(*args: str) -> str:
+        out = runner.invoke(cli, [*args, "--db", db])
+        assert out.exit_code == 0, out.output
+        return " ".join(out.output.split())
+
+    made = cli_ok("products", "create", "--name", "API", "--meter", f"{meter.id}:0.02:1000", "--grace-period-hours", "24")
+    product = made.split("created ")[1].split(" ")[0]
+    cli_ok("customers", "create", "--id", "cus_cli", "--email", "c@x.io", "--name", "CLI")
+    sub = cli_ok("subscriptions", "create", "--customer", "cus_cli", "--product", product, "--start",
+                 "2025-01-01T00:00:00Z", "--grace-period-hours", "0").split("created ")[1].split(" ")[0]
+    store = open_store(db)
+    store.ingest("test_mode", [{"event_id": f"e{i}", "customer_id": "cus_cli", "event_name": "api.call",
+                                "timestamp": "2025-01-10T00:00:00Z"} for i in range(900)])
+    store.close()
+    assert "test_mode: 1 created, 0 already existed, 1 finalized" in cli_ok("invoices", "run", "--period", "2025-01",
+                                                                              "--finalize", "--env", "test_mode")
+    store = open_store(db)
+    store.ingest("test_mode", [{"event_id": f"late{i}", "customer_id": "cus_cli", "event_name": "api.call",
+                                "timestamp": "2025-01-31T00:00:00Z"} for i in range(300)])
+    store.close()
+    periods = cli_ok("invoices", "periods", sub)
+    assert "2025-01" in periods and "pending $4.00" in periods and "900" in periods and "1,200" in periods
+    assert "1 adjustments of late usage" in cli_ok("invoices", "run", "--period", "2025-01", "--env", "test_mode")
+    listed = cli_ok("invoices", "adjustments", "--customer", "cus_cli")
+    assert "adj_" in listed and "$4.00" in listed and "pending" in listed and "received" in listed  # (a wrapped table)
+    assert "pending $0.00" in cli_ok("invoices", "periods", sub)
