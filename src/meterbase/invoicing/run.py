@@ -207,16 +207,15 @@ def _carry(conn, due: list[Due], carry: dict[str, list[Adjustment]]) -> tuple[li
             by_sub[d.sub.id].append(i)
         for sid, adjustments in carry.items():
             slots = sorted(by_sub.get(sid, []), key=lambda i: due[i].period.start)
-            invoice_of = {existing.get((sid, to_us(due[i].period.start)), (None, None)): i for i in slots}
-            by_invoice = {iid: i for (iid, _), i in invoice_of.items() if iid is not None}
+            stored = {i: existing.get((sid, to_us(due[i].period.start)), (None, DRAFT)) for i in slots}
+            by_invoice = {iid: i for i, (iid, _) in stored.items() if iid is not None}
             for a in adjustments:
-                if a.invoice_id is not None:  # carried by a draft already
+                if a.invoice_id is not None:  # carried by a draft already: stays there
                     if a.invoice_id in by_invoice:
                         extra[by_invoice[a.invoice_id]].append(a)
                     continue
-                for i in slots:
-                    status = existing.get((sid, to_us(due[i].period.start)), (None, DRAFT))[1]
-                    if to_us(due[i].period.start) >= a.period_end and status == DRAFT:
+                for i in slots:  # a new invoice or a draft (one finalized meanwhile by another run cannot take it)
+                    if to_us(due[i].period.start) >= a.period_end and stored[i][1] == DRAFT:
                         extra[i].append(a)
                         targets[a.id] = i
                         break
