@@ -103,6 +103,27 @@ class Delta:
     position: int = 0  # the meter's place among the period's usage lines (orders an invoice's adjustment lines)
 
 
+def billed_covers(invoiced_lines: Iterable[InvoiceLine | dict], prior: Iterable[Prior]) -> dict[str, tuple]:
+    """Per meter, the usage-line quantities a finalized period's billing covers so far: its latest
+    adjustment's, else its invoice's."""
+    out = {m: b.covers for m, b in meter_bills(invoiced_lines).items()}
+    latest: dict[str, Prior] = {}
+    for p in prior:
+        if p.meter_id not in latest or p.version > latest[p.meter_id].version:
+            latest[p.meter_id] = p
+    out.update({m: p.covers for m, p in latest.items()})
+    return out
+
+
+def usage_covers(quantities: dict[tuple, Decimal]) -> dict[str, tuple]:
+    """Per meter, the quantities of a period's usage windows (``(meter_id, start, end) -> value``, in line
+    order): what ``billed_covers`` is compared with -- equal means nothing arrived late."""
+    out: dict[str, list] = {}
+    for (meter_id, _, _), value in quantities.items():
+        out.setdefault(meter_id, []).append(value)
+    return {m: tuple(v) for m, v in out.items()}
+
+
 def late_usage(invoiced: dict[str, MeterBill], prior: Iterable[Prior], now: dict[str, MeterBill]) -> list[Delta]:
     """The adjustments a finalized period needs now (see the module docstring), one per changed meter.
 

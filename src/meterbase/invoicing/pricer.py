@@ -115,11 +115,7 @@ class Pricer:
         quantities, so periods that agree on all of them (say, every customer of a plan without
         usage) share one draft object."""
         segments = self.segments(sub, period)
-        quantities = {}
-        for meter_id, start, end in usage_windows(segments):
-            stop = end if upto is None else min(end, upto)
-            value = self._total(sub, meter_id, to_us(start), to_us(stop)) if start < stop else ZERO
-            quantities[(meter_id, start, end)] = value
+        quantities = self.quantities(sub, segments, upto)
         key = (sub.environment, period, tuple((s.plan.product_id, s.start, s.end, s.quantity) for s in segments),
                tuple(str(q) for q in quantities.values()))  # str: 5.0 and 5.00 are equal but print differently
         draft = self._drafts.get(key)
@@ -128,6 +124,17 @@ class Pricer:
                 self._drafts.clear()
             draft = self._drafts[key] = assemble(period, segments, quantities)
         return draft
+
+    def quantities(self, sub: repo.Subscription, segments: list[Segment],
+                   upto: datetime | None = None) -> dict[tuple[str, datetime, datetime], Decimal]:
+        """Each usage window of ``segments`` (``usage_windows``' order) -> the meter's value there (0 when
+        it has none), with usage up to ``upto``."""
+        quantities = {}
+        for meter_id, start, end in usage_windows(segments):
+            stop = end if upto is None else min(end, upto)
+            value = self._total(sub, meter_id, to_us(start), to_us(stop)) if start < stop else ZERO
+            quantities[(meter_id, start, end)] = value
+        return quantities
 
     def _total(self, sub: repo.Subscription, meter_id: str, start: int, end: int) -> Decimal:
         meter = self.meter(sub.environment, meter_id)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
-from ..billing.adjustments import late_usage, meter_bills
+from ..billing.adjustments import billed_covers, late_usage, meter_bills, usage_covers
 from ..billing.grace import grace_hours, past_grace
 from ..billing.periods import Period
 from ..errors import ValidationError
@@ -120,13 +120,17 @@ def run_environment(store, env: str, until: datetime, options: RunOptions,
             result.skipped.append(skip_of(sub, period, INVOICE, exc))
     found: list[NewAdjustment] = []
     for sub, period, b in late:
+        earlier = [a.prior() for a in prior.get((sub.id, b.period_start), [])]
+        key = (sub.id, b.period_start, ADJUSTMENT)
+        if usage_covers(pricer.quantities(sub, pricer.segments(sub, period))) == billed_covers(b.lines, earlier):
+            priced.add(key)  # nothing arrived late (the common case: no pricing needed)
+            continue
         try:
             now_bill = meter_bills(pricer.plan_draft(sub, period).lines)
         except UnbillableQuantity as exc:
             result.skipped.append(skip_of(sub, period, ADJUSTMENT, exc))
             continue
-        priced.add((sub.id, b.period_start, ADJUSTMENT))
-        earlier = [a.prior() for a in prior.get((sub.id, b.period_start), [])]
+        priced.add(key)
         found.extend(NewAdjustment(env, sub.id, sub.customer_id, period.start, period.end, b.invoice_id, b.currency, d)
                      for d in late_usage(meter_bills(b.lines), earlier, now_bill))
 

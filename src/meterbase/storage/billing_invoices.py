@@ -215,10 +215,13 @@ def period_invoices(conn, subscription_ids) -> dict[tuple[str, int], tuple[str, 
     return {(sid, start): (iid, status) for sid, start, iid, status in conn.execute(q)}
 
 
+_BILLED_KEYS = ("kind", "meter_id", "product_id", "description", "quantity", "free_units", "billable_units", "amount")
+
+
 @dataclass(frozen=True)
 class Billed:
-    """A finalized invoice's period and its usage lines (as the API shows them): what late usage is
-    compared with."""
+    """A finalized invoice's period and its usage lines (``_BILLED_KEYS``, decimals as ``Decimal``): what
+    late usage is compared with."""
 
     invoice_id: str
     subscription_id: str
@@ -231,9 +234,10 @@ class Billed:
 def finalized_usage(conn, environment: str, since_end_us: int, until_us: int,
                     subscription_ids: list[str] | None = None) -> list[Billed]:
     """Every finalized invoice of ``environment`` whose period ended in ``[since_end_us, until_us]``,
-    with its usage lines, in one query."""
+    with its usage lines, in one query (an order by the lines' position, so their order is the invoice's)."""
     q = (select(ti.c.id.label("iid"), ti.c.subscription_id, ti.c.period_start.label("p_start"),
-                ti.c.period_end.label("p_end"), ti.c.currency, tl)
+                ti.c.period_end.label("p_end"), ti.c.currency, tl.c.kind, tl.c.meter_id, tl.c.product_id,
+                tl.c.description, tl.c.quantity, tl.c.free_units, tl.c.billable_units, tl.c.amount)
          .join(tl, tl.c.invoice_id == ti.c.id)
          .where(ti.c.environment == environment, ti.c.status == FINALIZED, ti.c.period_end >= since_end_us,
                 ti.c.period_end <= until_us, tl.c.kind == "usage"))
@@ -244,7 +248,7 @@ def finalized_usage(conn, environment: str, since_end_us: int, until_us: int,
         b = out.get(r.iid)
         if b is None:
             b = out[r.iid] = Billed(r.iid, r.subscription_id, r.p_start, r.p_end, r.currency, [])
-        b.lines.append(_line_json(r._mapping))
+        b.lines.append({k: getattr(r, k) for k in _BILLED_KEYS})
     return list(out.values())
 
 
