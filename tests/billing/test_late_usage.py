@@ -251,3 +251,51 @@ def test_the_cli_shows_late_usage_and_sets_grace_periods(fresh_store_url):
     listed = cli_ok("invoices", "adjustments", "--customer", "cus_cli")
     assert "adj_" in listed and "$4.00" in listed and "pending" in listed and "received" in listed  # (a wrapped table)
     assert "pending $0.00" in cli_ok("invoices", "periods", sub)
+
+
+def test_concurrent_runs_record_late_usage_once(store, clock):
+    import threading
+
+    from meterbase.invoicing import Billing
+    from meterbase.storage import Store
+
+    store.clock = clock
+    clock.now = t("2025-02-01T01:00:00")
+    b = Billing(store)
+    meter = store.create_meter("test_mode", {"name": "Calls", "event_name": "api.call", "measurement_unit": "calls",
+                                             "aggregation": {"type": "count"}})
+    product = b.create_product("test_mode", {"name": "p", "currency": "USD", "meters": [
+        {"meter_id": meter.id, "price_per_unit": "0.02", "free_threshold": 1000}]})
+    for i in range(6):
+        b.create_customer("test_mode", {"id": f"cus_{i}", "email": f"{i}@x.io", "name": str(i)})
+        b.create_subscription("test_mode", {"customer_id": f"cus_{i}", "product_id": product.id,
+                                            "start": "2025-01-01T00:00:00Z"})
+    b.run(clock.now, "test_mode", finalize=True)
+    clock.now = t("2025-03-01T01:00:00")
+    for c in range(6):
+        store.ingest("test_mode", [{"event_id": f"late{c}_{i}", "customer_id": f"cus_{c}", "event_name": "api.call",
+                                    "timestamp": "2025-01-20T00:00:00Z"} for i in range(1100)][:1000])
+        store.ingest("test_mode", [{"event_id": f"late{c}_{i}", "customer_id": f"cus_{c}", "event_name": "api.call",
+                                    "timestamp": "2025-01-20T00:00:00Z"} for i in range(1000, 1100)])
+    stores = [Store(store.url, clock) for _ in range(4)]
+    results, errors = [], []
+
+    def go(s):
+        try:
+            results.append(Billing(s).run(clock.now, "test_mode", finalize=True))
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in stores]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for s in stores:
+        s.close()
+    assert errors == []
+    recorded = [a for r in results for a in r.adjustments]
+    assert len(recorded) == len(set(recorded)) == 6  # one per customer, whichever run recorded it
+    february = b.list_invoices("test_mode", 100, status="finalized")
+    feb_totals = sorted(str(i.total) for i in february if i.period_start == 1738368000000000)
+    assert feb_totals == ["2.00"] * 6  # (1,100 − 1,000 free) × $0.02 each, carried once
