@@ -254,10 +254,9 @@ def test_the_cli_shows_late_usage_and_sets_grace_periods(fresh_store_url):
 
 
 def test_concurrent_runs_record_late_usage_once(store, clock):
-    import threading
-
     from meterbase.invoicing import Billing
     from meterbase.storage import Store
+    from support.threads import run_together
 
     store.clock = clock
     clock.now = t("2025-02-01T01:00:00")
@@ -278,19 +277,9 @@ def test_concurrent_runs_record_late_usage_once(store, clock):
         store.ingest("test_mode", [{"event_id": f"late{c}_{i}", "customer_id": f"cus_{c}", "event_name": "api.call",
                                     "timestamp": "2025-01-20T00:00:00Z"} for i in range(1000, 1100)])
     stores = [Store(store.url, clock) for _ in range(4)]
-    results, errors = [], []
-
-    def go(s):
-        try:
-            results.append(Billing(s).run(clock.now, "test_mode", finalize=True))
-        except Exception as exc:  # noqa: BLE001 - surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=go, args=(s,)) for s in stores]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = []
+    errors = run_together(*[lambda s=s: results.append(Billing(s).run(clock.now, "test_mode", finalize=True))
+                            for s in stores])
     for s in stores:
         s.close()
     assert errors == []

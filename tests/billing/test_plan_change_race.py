@@ -21,6 +21,7 @@ from meterbase.invoicing.pricer import Pricer
 from meterbase.storage import Store
 from meterbase.storage.billing_repo import get_subscription
 from support.clock import FakeClock
+from support.threads import run_together
 
 from .conftest import UTC
 
@@ -113,34 +114,22 @@ def test_runs_and_changes_racing_freely_always_agree(store, monkeypatch):
     monkeypatch.setattr(billing_run, "CHUNK", 3)  # many write transactions for changes to land between
     stores = [Store(store.url, clock) for _ in range(3)]
     outcomes: dict[str, str] = {}
-    errors: list[Exception] = []
     start = threading.Barrier(4)  # the run and three changers
 
     def runner():
-        try:
-            start.wait(60)
-            Billing(stores[0]).run(FEB, ENV, finalize=True)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
+        start.wait(60)
+        Billing(stores[0]).run(FEB, ENV, finalize=True)
 
     def changer(batch: list[str], s: Store):
-        try:
-            start.wait(60)
-            for c in batch:
-                try:
-                    Billing(s).change_plan(ENV, subs[c], pro, at=CHANGE_AT)
-                    outcomes[c] = "changed"
-                except Conflict:
-                    outcomes[c] = "refused"
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
+        start.wait(60)
+        for c in batch:
+            try:
+                Billing(s).change_plan(ENV, subs[c], pro, at=CHANGE_AT)
+                outcomes[c] = "changed"
+            except Conflict:
+                outcomes[c] = "refused"
 
-    threads = [threading.Thread(target=runner)]
-    threads += [threading.Thread(target=changer, args=(customers[i::3], stores[1 + i % 2])) for i in range(3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    errors = run_together(runner, *[lambda i=i: changer(customers[i::3], stores[1 + i % 2]) for i in range(3)])
     for s in stores:
         s.close()
     assert errors == [] and len(outcomes) == len(customers)
