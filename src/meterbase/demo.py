@@ -9,6 +9,9 @@
   and seed 004's graduated GPU tiers) and *Enterprise* (a fixed fee plus volume tiers);
 * five customers (names, emails) subscribed since that first day, so every past period is invoiced
   and finalized and the current one is the upcoming invoice (amount due so far);
+* late usage: an hour of Acme's GPU time on the last day of last month arrives after that month was
+  finalized, so a pending adjustment ("usage for … received after invoicing") waits for this month's
+  invoice;
 * seed 004's policy (``examples/policy.yaml``) when the checkout ships it and no policy is loaded.
 
 Deterministic (seeded RNG, fixed event ids) and idempotent: seeding twice changes nothing.
@@ -140,7 +143,19 @@ def _billing(store: Store, start: datetime) -> dict:
             b.create_subscription(ENV, {"customer_id": cid, "product_id": have[product], "start": iso(start),
                                         **({"anchor_day": anchor_day} if anchor_day else {})})
     run = b.run(from_us(store.now()), ENV, finalize=True)
-    return {"products": len(have), "invoices": len(run.created)}
+    late = _late_usage(store, b)
+    return {"products": len(have), "invoices": len(run.created), "adjustments": late}
+
+
+def _late_usage(store: Store, b: Billing) -> int:
+    """GPU seconds of last month for Acme that "arrive" after last month was invoiced and finalized: the
+    next run records them as an adjustment, pending until this month's invoice carries it."""
+    now = from_us(store.now())
+    last_day = now.replace(day=1, hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    store.ingest(ENV, [{"event_id": f"demo_cus_acme_late_gpu_{i}", "customer_id": "cus_acme", "event_name": "gpu_second",
+                        "timestamp": iso(last_day + timedelta(minutes=i)),
+                        "metadata": {"amount": "1800", "entitlement": "gpu_compute"}} for i in range(2)])
+    return len(b.run(now, ENV, finalize=True).adjustments)
 
 
 def _policy(store: Store) -> bool:

@@ -44,8 +44,9 @@ class Api:
     def customer(self, cid: str) -> str:
         return self.ok("POST", "/v1/customers", 201, json={"id": cid, "email": f"{cid}@example.com", "name": cid})["id"]
 
-    def product(self, meters: list[dict], fixed_fee: str = "0", name: str = "plan", currency: str = "USD") -> str:
-        body = {"name": name, "currency": currency, "fixed_fee": fixed_fee, "meters": meters}
+    def product(self, meters: list[dict], fixed_fee: str = "0", name: str = "plan", currency: str = "USD",
+                **extra) -> str:
+        body = {"name": name, "currency": currency, "fixed_fee": fixed_fee, "meters": meters, **extra}
         return self.ok("POST", "/v1/products", 201, json=body)["id"]
 
     def subscribe(self, customer: str, product: str, start: str = "2025-01-01T00:00:00Z", **extra) -> str:

@@ -240,28 +240,17 @@ def test_rerun_is_idempotent_and_finalize_reprices_drafts(store, clock):
 
 
 def test_concurrent_runs_make_one_invoice_per_period(store, clock, monkeypatch):
-    import threading
-
     from meterbase.storage import Store
+    from support.threads import run_together
     from meterbase.invoicing import run as billing_run
 
     store.clock = clock
     d = many(store, "test_mode", 90, clock)
     monkeypatch.setattr(billing_run, "CHUNK", 25)  # many small write transactions that interleave
     stores = [Store(store.url, clock) for _ in range(4)]
-    results, errors = [], []
-
-    def go(s):
-        try:
-            results.append(Billing(s).run(UNTIL, "test_mode", finalize=True))
-        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=go, args=(s,)) for s in stores]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = []
+    errors = run_together(*[lambda s=s: results.append(Billing(s).run(UNTIL, "test_mode", finalize=True))
+                            for s in stores])
     for s in stores:
         s.close()
     assert errors == []

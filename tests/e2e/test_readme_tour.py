@@ -69,9 +69,9 @@ def test_readme_tour_runs_as_written(checkout):
 
 def test_readme_billing_runs_as_written_on_the_demo_data(checkout):
     steps = blocks("Billing: products, subscriptions, invoices")
-    assert len(steps) == 4
+    assert len(steps) == 5
     out = run(checkout, [blocks("A 5-minute tour")[0], *steps])[1:]
-    customers_etc, invoice, created, billed = out
+    customers_etc, invoice, created, billed, late = out
     assert "Acme Corp" in customers_etc and "billing@acme.example" in customers_etc and "Pro" in customers_etc
     assert "amount due so far" in customers_etc and "finalized" in customers_etc
     assert re.search(r"\$\d+\.\d\d", customers_etc)
@@ -86,6 +86,8 @@ def test_readme_billing_runs_as_written_on_the_demo_data(checkout):
     assert upcoming["object"] == "upcoming_invoice" and upcoming["customer_id"] == "cus_readme"
     assert upcoming["total"] == "49.00" and [ln["kind"] for ln in upcoming["lines"]] == ["fixed", "usage", "usage"]
     assert "0 created" in billed  # the demo already billed every ended period
+    assert "received after invoicing" in late and "cus_acme" in late and "pending" in late  # the demo's late usage
+    assert "nothing needs attention" in late
 
 
 def test_readme_limits_use_the_shipped_policy(checkout):

@@ -22,14 +22,16 @@ from meterbase.api import create_app
 from meterbase.config import Settings
 
 # Ingest, events, meters and usage (native and Dodo-compatible), customers, products, subscriptions (create,
-# change plan, cancel, invoice, thresholds), invoices (run, finalize, void), the Dodo billing routes,
+# change plan, cancel, invoice, thresholds, periods), invoices (run, finalize, void), invoice runs, skipped
+# periods, adjustments, the Dodo billing routes,
 # entitlements, policy versions, the audit log, portal tokens, /v1/me and /healthz.
 PATHS = (
     r"^/v1/events(/ingest|/\{event_id\})?$|^/events(/ingest|/\{event_id\})?$"
     r"|^/v1/meters(/\{meter_id\}(/usage|/archive|/unarchive)?)?$|^/meters(/\{meter_id\}(/unarchive)?)?$"
     r"|^/v1/invoices(/run|/\{invoice_id\}(/finalize|/void)?)?$|^/v1/customers(/\{customer_id\})?$"
     r"|^/v1/products(/\{product_id\})?$|^/v1/subscriptions(/\{subscription_id\})?$"
-    r"|^/v1/subscriptions/\{subscription_id\}/(upcoming-invoice|change-plan|cancel|invoices|thresholds/check)$"
+    r"|^/v1/subscriptions/\{subscription_id\}/(upcoming-invoice|change-plan|cancel|invoices|thresholds/check|periods)$"
+    r"|^/v1/invoice-runs(/\{run_id\})?$|^/v1/(skipped-periods|adjustments)$"
     r"|^/(products|customers|subscriptions)(/\{(product_id|customer_id|subscription_id)\})?$"
     r"|^/v1/policy/customers/\{customer_id\}(/entitlements/\{entitlement\}(/remaining|/value|/limit)?)?$"
     r"|^/v1/policy/versions(/\{version\})?$|^/v1/audit$|^/v1/portal-tokens(/\{token_id\}/revoke)?$|^/v1/me$|^/healthz$"
@@ -74,10 +76,11 @@ def fuzz_target(store):
     sub = ok("POST", "/v1/subscriptions", 201, json={"customer_id": "cus_a", "product_id": product,
                                                       "start": "2025-01-01T00:00:00Z"})["id"]
     invoice = ok("POST", f"/v1/subscriptions/{sub}/invoices", 201, json={"at": "2025-01-15T00:00:00Z"})["id"]
+    run = ok("POST", "/v1/invoices/run", json={"until": "2025-03-01T00:00:00Z", "finalize": True})["run_id"]
     ok("PUT", "/v1/policy", content=POLICY, headers={"Content-Type": "application/yaml"})
     ok("POST", "/v1/policy/customers", json={"customer_id": "cus_a"})
     known = {"meter_id": meter, "event_id": "seed1", "customer_id": "cus_a", "subscription_id": sub,
-             "invoice_id": invoice, "entitlement": "gpu_compute", "version": 1, "product_id": product}
+             "invoice_id": invoice, "entitlement": "gpu_compute", "version": 1, "product_id": product, "run_id": run}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=PATHS)
     return authenticate(schema, token), known
 

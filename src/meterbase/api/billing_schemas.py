@@ -13,6 +13,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .billing_late_schemas import SkippedPeriod
+
 Number = Union[str, int, float]
 Decimalish = Field(description="A non-negative decimal: a string like '0.02' is exact (numbers are read by their "
                                "shortest repr).")
@@ -113,6 +115,9 @@ class ProductCreate(_Strict):
     meters: Optional[list[Union[PerUnitLine, PricedLine]]] = Field(None, max_length=10)
     metadata: Optional[dict[str, Any]] = None
     tax_category: Optional[str] = None
+    grace_period_hours: Optional[int] = Field(None, ge=0, le=8760, description="Hours after a period's end during which its "
+                                                          "invoice stays a draft, re-priced as late events arrive; a run "
+                                                          "finalizes only periods past it. Default 0.")
 
 
 class Threshold(_Strict):
@@ -133,6 +138,8 @@ class SubscriptionCreate(_Strict):
                                                   description="usage.threshold_reached webhooks, once per period.")
     metadata: Meta = Field(None, description=META)
     billing: Optional[dict[str, Any]] = Field(None, description="Billing address (free form).")
+    grace_period_hours: Optional[int] = Field(None, ge=0, le=8760, description="Overrides the product's grace "
+                                                                             "period (hours).")
 
 
 class ChangePlan(_Strict):
@@ -152,7 +159,11 @@ class InvoiceAt(_Strict):
 
 class InvoiceRun(_Strict):
     until: Optional[str] = Field(None, description="Bill every period ended by this ISO-8601 instant (default now).")
-    finalize: bool = Field(False, description="Also finalize the invoices (re-priced, then frozen).")
+    finalize: bool = Field(False, description="Also finalize the invoices whose grace period has passed (re-priced, "
+                                              "then frozen); the others stay drafts.")
+    finalize_now: bool = Field(False, description="Finalize every ended period now, grace period or not.")
+    lookback_days: int = Field(90, ge=0, le=36600, description="Check periods finalized within this many days "
+                                                               "before 'until' for late usage (adjustments).")
 
 
 # -- answers --------------------------------------------------------------------------------------
@@ -191,6 +202,7 @@ class ProductOut(BaseModel):
     fixed_fee: str = Field(description="Exact decimal text in major units.")
     billing_period: BillingPeriodOut
     meters: list[ProductLine]
+    grace_period_hours: Optional[int] = Field(description="null: the default (0 hours).")
     metadata: dict[str, Any]
     archived: bool
     environment: str
@@ -222,6 +234,7 @@ class SubscriptionOut(BaseModel):
     ends_at: Optional[str]
     plan_history: list[PlanSegment]
     thresholds: list[dict[str, Any]]
+    grace_period_hours: Optional[int] = Field(description="null: the product's.")
     metadata: dict[str, Any]
     environment: str
     created_at: str
@@ -236,7 +249,8 @@ class InvoiceLineOut(BaseModel):
     """One priced line; usage lines add their pricing detail (model, tiers, packages, exact amounts)."""
 
     model_config = ConfigDict(extra="allow")
-    kind: Literal["fixed", "usage"]
+    kind: Literal["fixed", "usage", "adjustment"] = Field(
+        description="adjustment: usage of an earlier, finalized period that arrived after it was invoiced.")
     description: str
     product_id: str
     meter_id: Optional[str]
@@ -285,9 +299,13 @@ class UpcomingInvoice(BaseModel):
 
 
 class RunOut(BaseModel):
+    run_id: str = Field(description="GET /v1/invoice-runs/{run_id} lists it later.")
     created: list[str] = Field(description="Invoice ids created by this run.")
-    existing: list[str] = Field(description="Due periods already invoiced (re-priced drafts when finalizing).")
+    existing: list[str] = Field(description="Due periods already invoiced as drafts (re-priced).")
     finalized: list[str]
+    in_grace: list[str] = Field(description="Drafts not finalized: their grace period has not passed.")
+    adjustments: list[str] = Field(description="Adjustments of late usage recorded (GET /v1/adjustments).")
+    skipped: list[SkippedPeriod] = Field(description="Periods that could not be priced; every other one was billed.")
     thresholds_reached: int
 
 

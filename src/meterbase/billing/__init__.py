@@ -1,4 +1,5 @@
-"""Billing core (pure: no I/O): billing cycles and periods, products as plans, invoice assembly.
+"""Billing core (pure: no I/O): billing cycles and periods, products as plans, invoice assembly,
+grace periods (``grace``) and carry-forward adjustments of late usage (``adjustments``).
 
 The use cases (``meterbase.invoicing``: ``Billing``, ``Pricer``, the invoice run) measure meters
 and persist what this core computes; money comes from ``meterbase.pricing`` (one rounding per

@@ -44,7 +44,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class InvoiceLine:
-    kind: str  # "fixed" | "usage"
+    kind: str  # "fixed" | "usage" | another line source's kind (e.g. "adjustment")
     description: str
     product_id: str
     meter_id: str | None
@@ -89,7 +89,12 @@ class InvoiceDraft:
         }
 
     def meter_quantity(self, meter_id: str) -> Decimal:
-        return exact_sum(ln.quantity for ln in self.lines if ln.meter_id == meter_id)
+        """The period's usage of ``meter_id`` (its usage lines; other lines may name a meter too)."""
+        return exact_sum(ln.quantity for ln in self.lines if ln.meter_id == meter_id and ln.kind == "usage")
+
+    def with_lines(self, extra: "list[InvoiceLine] | tuple[InvoiceLine, ...]") -> "InvoiceDraft":
+        """This draft with ``extra`` lines after its own (same currency)."""
+        return InvoiceDraft(self.currency, self.period, self.lines + tuple(extra))
 
 
 def fixed_share(fee: Money, period: Period, start: datetime, end: datetime) -> Money:

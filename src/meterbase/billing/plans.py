@@ -21,10 +21,12 @@ from typing import Any
 from ..errors import ValidationError
 from ..pricing import Money, PriceModel, price_from_dict
 from ..pricing.decimals import to_decimal
+from .grace import parse_grace_hours
 from .periods import Cycle, parse_cycle
 
 MAX_METERS = 10
-_PRODUCT_KEYS = {"name", "description", "currency", "fixed_fee", "billing_period", "meters", "metadata", "tax_category"}
+_PRODUCT_KEYS = {"name", "description", "currency", "fixed_fee", "billing_period", "meters", "metadata", "tax_category",
+                 "grace_period_hours"}
 _LINE_KEYS = {"meter_id", "price", "price_per_unit", "free_threshold", "description"}
 
 
@@ -51,6 +53,7 @@ class Plan:
     usage: tuple[UsagePrice, ...]
     product_id: str = ""
     description: str | None = None
+    grace_period_hours: int | None = None  # None: the default (billing.grace)
 
     def usage_dicts(self) -> list[dict[str, Any]]:
         return [u.to_dict() for u in self.usage]
@@ -137,12 +140,13 @@ def parse_product(raw: object) -> Plan:
         if u.meter_id in seen:
             raise ValidationError(f"meter {u.meter_id!r} appears twice", f"meters[{i}].meter_id")
         seen.add(u.meter_id)
-    return Plan(name=name, currency=fee.currency, fixed_fee=fee, cycle=cycle, usage=usage, description=description)
+    return Plan(name=name, currency=fee.currency, fixed_fee=fee, cycle=cycle, usage=usage, description=description,
+                grace_period_hours=parse_grace_hours(raw.get("grace_period_hours")))
 
 
 def plan_from_stored(product_id: str, name: str, currency: str, fee: Decimal, unit: str, count: int,
-                     lines: list[dict], description: str | None = None) -> Plan:
+                     lines: list[dict], description: str | None = None, grace_period_hours: int | None = None) -> Plan:
     """Rebuild a :class:`Plan` from its stored form (``Plan.usage_dicts``)."""
     usage = tuple(UsagePrice(d["meter_id"], price_from_dict(d["price"]), d.get("description")) for d in lines)
     return Plan(name=name, currency=currency, fixed_fee=Money(fee, currency), cycle=Cycle(unit, count),
-                usage=usage, product_id=product_id, description=description)
+                usage=usage, product_id=product_id, description=description, grace_period_hours=grace_period_hours)

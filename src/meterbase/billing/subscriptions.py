@@ -7,7 +7,8 @@ Subscription body (native)::
      {"amount": "100.00"}], "metadata": {}}
 
 ``start`` defaults to now; ``anchor_day`` (1–31, monthly plans) aligns periods to a day of the
-month, the first period being a prorated stub. The billing period itself is the product's.
+month, the first period being a prorated stub. The billing period itself is the product's;
+``grace_period_hours`` overrides the product's grace period (``billing.grace``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 from ..errors import ValidationError
 from ..pricing.decimals import text, to_decimal
 from ..timeutil import parse_instant, to_us
+from .grace import parse_grace_hours
 
-_SUB_KEYS = {"customer_id", "product_id", "start", "anchor_day", "quantity", "thresholds", "metadata", "billing"}
+_SUB_KEYS = {"customer_id", "product_id", "start", "anchor_day", "quantity", "thresholds", "metadata", "billing",
+             "grace_period_hours"}
 _CUSTOMER_KEYS = {"id", "customer_id", "email", "name", "phone_number", "metadata"}
 MAX_THRESHOLDS = 20
 
@@ -101,4 +104,5 @@ def parse_subscription(raw: Any, now: datetime) -> dict:
         "customer_id": _string(raw, "customer_id"), "product_id": _string(raw, "product_id"),
         "start_at": to_us(start_dt), "anchor_day": raw.get("anchor_day"), "quantity": quantity,
         "thresholds": parse_thresholds(raw.get("thresholds")), "metadata": _metadata(raw), "billing": billing,
+        "grace_period_hours": parse_grace_hours(raw.get("grace_period_hours")),
     }

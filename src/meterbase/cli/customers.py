@@ -80,9 +80,23 @@ def show(customer_id: str, env: str = ENV_OPTION, db: Optional[str] = typer.Opti
     for s in acc.subscriptions:
         period = f"{s.period.start:%Y-%m-%d %H:%M} → {s.period.end:%Y-%m-%d %H:%M}" if s.period else "–"
         due = fmt_money(s.upcoming.total, s.upcoming.currency) if s.upcoming else "–"
+        if s.problem is not None:
+            due = f"[red]cannot be priced[/red] ({s.problem.meter_id} = {s.problem.value}, {s.problem.reason})"
         subs.add_row(s.subscription.id, s.product.plan.name, s.status, period, due)
     console.print(subs)
     console.print(f"amount due so far: [bold]{money_map(acc.amount_due())}[/bold]")
+    if acc.attention:
+        from .invoices import skipped_table
+
+        console.print(skipped_table(acc.attention, "needs attention: periods invoice runs could not price"))
+    for p in acc.late:
+        for m in p.meters:
+            if m.quantity_pending or m.amount_pending:
+                console.print(f"late usage {iso_us(p.period_start)[:10]} ({p.status} {p.invoice_id}): {m.description} "
+                              f"{m.quantity_invoiced} invoiced, {m.quantity_now} now, pending "
+                              f"{fmt_money(m.amount_pending, p.currency)}", soft_wrap=True)
+        if p.error:
+            console.print(f"late usage {iso_us(p.period_start)[:10]}: cannot be priced: {p.error}", soft_wrap=True)
     with store.read() as conn:
         invoices = inv_repo.list_invoices(conn, env, 50, 0, customer_id=customer_id, lines=False)
     table = Table(Column("invoice", no_wrap=True), "period", "status", Column("total", justify="right"),

@@ -1,4 +1,5 @@
-"""``meterbase invoices``: bill every due subscription (idempotent), list, show, finalize and void invoices."""
+"""``meterbase invoices``: bill every due subscription (idempotent, each mode its own run), list, show,
+finalize and void invoices; the runs, skipped periods and late-usage commands are ``invoices_late``'s."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from rich.table import Column, Table
 from ..errors import NotFound, ValidationError
 from ..formatting import fmt_money, fmt_quantity
 from ..invoicing import Billing
+from ..invoicing.run import RunResult
+from ..invoicing.runner import DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS
 from ..periods import add_months
+from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us, parse_instant
-from .common import DB_HELP, ENV_OPTION, console, err_console, friendly_errors, get_store
+from .common import DB_HELP, ENV_OPTION, console, err_console, expected_error, get_store
 
 app = typer.Typer(help="Invoices: generate, list, show, finalize, void.", no_args_is_help=True)
 
@@ -41,7 +45,7 @@ def lines_table(lines: list[dict], currency: str, store, env: str, title: str) -
                   Column("amount", justify="right"), title=title)
     for ln in lines:
         unit = units.get(ln.get("meter_id") or "", "")
-        q = (lambda v: fmt_quantity(v, unit)) if ln["kind"] == "usage" else str
+        q = (lambda v: fmt_quantity(v, unit)) if ln["kind"] in ("usage", "adjustment") else str
         price = fmt_money(ln["unit_price"], currency, rate=True) if ln.get("unit_price") is not None else ""
         table.add_row(ln["description"], q(ln["quantity"]), q(ln["free_units"]), q(ln["billable_units"]), price,
                       fmt_money(ln["amount"], currency))
@@ -69,19 +73,63 @@ def period_cutoff(text: str | None, now: datetime) -> datetime:
 @app.command("run")
 def run(
     period: Optional[str] = typer.Option(None, "--period", help="Bill periods ending by the end of YYYY-MM / YYYY / an instant (default now)."),
-    finalize: bool = typer.Option(False, "--finalize", help="Finalize the invoices (re-priced, then frozen)."),
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="test_mode or live_mode (default both)."),
+    finalize: bool = typer.Option(False, "--finalize", help="Finalize the invoices whose grace period has passed (re-priced, then frozen)."),
+    finalize_now: bool = typer.Option(False, "--finalize-now", help="Finalize every ended period now, grace period or not."),
+    lookback_days: int = typer.Option(DEFAULT_LOOKBACK_DAYS, "--lookback-days", min=0, max=MAX_LOOKBACK_DAYS,
+                                      help="Check periods finalized within this many days for late usage."),
+    fail_on_skipped: bool = typer.Option(False, "--fail-on-skipped", help="Exit 1 when a period could not be priced."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="test_mode or live_mode (default both, each its own run)."),
     db: Optional[str] = typer.Option(None, help=DB_HELP),
 ):
-    """Invoice every subscription period that is due; re-running creates nothing new."""
-    with friendly_errors():
-        billing = Billing(get_store(db))
-        until = period_cutoff(period, datetime.now(timezone.utc))
-        with Progress(TextColumn("[bold]invoices"), BarColumn(), MofNCompleteColumn(), console=err_console) as bar:
-            task = bar.add_task("invoices", total=None)
-            result = billing.run(until, env, finalize, lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(f"[green]done[/green]: {len(result.created)} created, {len(result.existing)} already existed, "
-                  f"{len(result.finalized)} finalized, {result.thresholds} thresholds reached")
+    """Invoice every subscription period that is due; re-running creates nothing new.
+
+    Each mode is billed by its own run: one cannot stop the other. A period that cannot be priced is
+    skipped and listed (every other one is billed); it stays listed by `meterbase invoices skipped`
+    until a run prices it."""
+    billing = Billing(get_store(db))
+    until = period_cutoff(period, datetime.now(timezone.utc))
+    total, skipped, failed = RunResult(), [], False
+    for mode in ([env] if env else list(ENVIRONMENTS)):
+        try:
+            with Progress(TextColumn(f"[bold]{mode}"), BarColumn(), MofNCompleteColumn(), console=err_console) as bar:
+                task = bar.add_task(mode, total=None)
+                result = billing.run(until, mode, finalize, lambda done, n: bar.update(task, completed=done, total=n),
+                                     finalize_now, lookback_days)
+        except Exception as exc:  # noqa: BLE001 - an expected failure of one mode is reported; the other still runs
+            err_console.print(f"{mode}: not billed")
+            if expected_error(exc) is None:  # prints the error line
+                raise
+            failed = True
+            continue
+        console.print(f"{mode}: {summary(result)} (run {result.run_ids[0]})")
+        total.merge(result)
+        skipped.extend(result.skipped)
+    if skipped:
+        console.print(skipped_table(skipped, "skipped: could not be priced (every other period was billed)"))
+    console.print(f"[green]done[/green]: {summary(total)}")
+    if failed:
+        raise typer.Exit(2)
+    if skipped and fail_on_skipped:
+        raise typer.Exit(1)
+
+
+def summary(r: RunResult) -> str:
+    return (f"{len(r.created)} created, {len(r.existing)} already existed, {len(r.finalized)} finalized, "
+            f"{len(r.in_grace)} in their grace period, {len(r.adjustments)} adjustments of late usage, "
+            f"{len(r.skipped)} skipped, {r.thresholds} thresholds reached")
+
+
+def skipped_table(skips, title: str) -> Table:
+    """Skipped periods: who, which period, and the meter value no price could take."""
+    table = Table("mode", Column("customer / subscription", no_wrap=True), "period",
+                  Column("what cannot be priced", overflow="fold"),
+                  title=title)
+    for s in skips:
+        what = "late usage" if s.kind == "adjustment" else "invoice"
+        table.add_row(s.environment, f"{s.customer_id}\n{s.subscription_id}",
+                      f"{iso_us(s.period_start)[:10]} → {iso_us(s.period_end)[:10]}",
+                      f"{what}: meter {s.meter_id or '?'} = {s.value} ({s.reason})")
+    return table
 
 
 @app.command("list")
@@ -125,3 +173,6 @@ def void(invoice_id: str, env: str = ENV_OPTION, db: Optional[str] = typer.Optio
     """Void an invoice."""
     inv = Billing(get_store(db)).void(env, invoice_id)
     console.print(f"{inv.id} {inv.status} {fmt_money(inv.total, inv.currency)}")
+
+
+from . import invoices_late  # noqa: E402,F401  (runs, skipped, adjustments, periods: commands on this app)

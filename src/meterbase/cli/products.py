@@ -37,6 +37,8 @@ def create(
     meter_json: Optional[List[str]] = typer.Option(
         None, "--meter-json", help='A full meter line (repeatable): {"meter_id": …, "price": {"model": "graduated", …}}'),
     file: Optional[Path] = typer.Option(None, "--file", help="The whole body of POST /v1/products, as JSON."),
+    grace_period_hours: Optional[int] = typer.Option(
+        None, "--grace-period-hours", min=0, help="Hours after a period's end its invoice stays a draft (default 0)."),
     env: str = ENV_OPTION,
     db: Optional[str] = typer.Option(None, help=DB_HELP),
 ):
@@ -49,6 +51,8 @@ def create(
         lines = [per_unit_line(m) for m in meter or []] + [json_option(j, "--meter-json") for j in meter_json or []]
         body = {"name": name, "currency": currency, "fixed_fee": fixed_fee,
                 "billing_period": {"interval": interval, "count": 1}, "meters": lines}
+    if grace_period_hours is not None:
+        body["grace_period_hours"] = grace_period_hours
     p = Billing(get_store(db)).create_product(env, body)
     console.print(f"[green]created[/green] {p.id} ({p.plan.name})")
 

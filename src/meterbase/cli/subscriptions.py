@@ -23,12 +23,14 @@ def create(
     start: Optional[str] = typer.Option(None, "--start", help="ISO-8601 instant (default now)."),
     anchor_day: Optional[int] = typer.Option(None, "--anchor-day", min=1, max=31, help="Monthly plans: bill on this day."),
     quantity: int = typer.Option(1, "--quantity", min=1),
+    grace_period_hours: Optional[int] = typer.Option(None, "--grace-period-hours", min=0,
+                                                     help="Overrides the product's grace period (hours)."),
     env: str = ENV_OPTION,
     db: Optional[str] = typer.Option(None, help=DB_HELP),
 ):
     """Subscribe a customer to a product."""
     raw = {"customer_id": customer, "product_id": product, "start": start, "anchor_day": anchor_day,
-           "quantity": quantity}
+           "quantity": quantity, "grace_period_hours": grace_period_hours}
     sub = Billing(get_store(db)).create_subscription(env, {k: v for k, v in raw.items() if v is not None})
     console.print(f"[green]created[/green] {sub.id} ({sub.customer_id} on {sub.product_id}, from {iso_us(sub.start_at)})")
 

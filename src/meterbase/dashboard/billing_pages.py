@@ -1,5 +1,6 @@
-"""The dashboard's billing pages: invoices (list with filters, detail, finalize / void), products,
-and the overview's money tiles and revenue chart. Data comes from the ``billing`` provider.
+"""The dashboard's billing pages: invoices (list with filters, what needs attention -- periods invoice
+runs could not price -- and adjustments of late usage; detail, finalize / void), products, and the
+overview's money tiles and revenue chart. Data comes from the ``billing`` provider.
 
 Finalize and void are form posts that change state: they need a session whose key may write, the
 session's CSRF token and a same-origin request (the cookie is also ``SameSite=Lax``).
@@ -74,7 +75,7 @@ def invoices_page(request: Request, s: UiSession = Depends(page_session)):
         page = max(0, int(p.get("page") or 0))
     except ValueError:
         page = 0
-    error, found = None, {"invoices": [], "total": 0}
+    error, found = None, {"invoices": [], "total": 0, "attention": [], "pending": []}
     try:
         found = providers.of(request).billing.list_invoices(store, env, f["status"] or None, f["customer_id"] or None,
                                                             f["period"] or None, PER_PAGE, page * PER_PAGE)
@@ -85,6 +86,7 @@ def invoices_page(request: Request, s: UiSession = Depends(page_session)):
     more = (page + 1) * PER_PAGE < found["total"]
     next_url = "/ui/invoices?" + urlencode({**args, "page": page + 1}) if more else None
     return render(request, "invoices.html", s, active="invoices", invoices=found["invoices"], total=found["total"],
+                  attention=found.get("attention", []), pending=found.get("pending", []),
                   f=f, error=error, prev_url=prev_url, next_url=next_url, filtered=bool(args))
 
 

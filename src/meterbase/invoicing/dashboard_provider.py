@@ -11,16 +11,23 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from ..billing.grace import grace_hours
 from ..errors import NotFound, ValidationError
 from ..formatting import describe_price
 from ..policy.periods import add_months
 from ..storage import audit
+from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo
 from ..storage import billing_repo as repo
+from ..storage import billing_runs as runs_repo
 from ..storage import meters_repo
 from ..timeutil import to_us
 from .overview import Account, BillingViews, Money
 from .service import Billing
+
+
+#: Rows of "needs attention" and pending adjustments the invoices page shows.
+ATTENTION_ROWS = 50
 
 
 def period_bounds(period: str | None) -> tuple[int | None, int | None]:
@@ -47,7 +54,9 @@ def _units(conn, env: str, meter_ids) -> dict[str, tuple[str, str]]:
 
 def list_invoices(store, env: str, status: str | None = None, customer_id: str | None = None,
                   period: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """``{"invoices": [...], "total": n}``, newest period first, with each customer's name."""
+    """``{"invoices": [...], "total": n, "attention": [...], "pending": [...]}``: a page of invoices, newest
+    period first, with each customer's name; the periods invoice runs could not price (needs attention)
+    and the adjustments of late usage no finalized invoice carries yet (of ``customer_id`` when given)."""
     if status and status not in inv_repo.STATUSES:
         raise ValidationError(f"status must be one of {', '.join(inv_repo.STATUSES)}", "status")
     frm, to = period_bounds(period)
@@ -56,9 +65,12 @@ def list_invoices(store, env: str, status: str | None = None, customer_id: str |
         found = inv_repo.list_invoices(conn, env, limit, offset, lines=False, **filters)
         total = inv_repo.count_invoices(conn, env, **filters)
         names = repo.customers_by_id(conn, env, [i.customer_id for i in found])
+        attention = runs_repo.open_skips(conn, env, customer_id or None, ATTENTION_ROWS)
+        pending = [a for a in adj_repo.list_adjustments(conn, env, ATTENTION_ROWS, 0, customer_id=customer_id or None)
+                   if a.status != "invoiced"]
     rows = [{**i.__dict__, "customer_name": names[i.customer_id].name if i.customer_id in names else None}
             for i in found]
-    return {"invoices": rows, "total": total}
+    return {"invoices": rows, "total": total, "attention": attention, "pending": pending}
 
 
 def get_invoice(store, env: str, invoice_id: str) -> dict | None:
@@ -126,6 +138,7 @@ def products(store, env: str) -> list[dict]:
                            **describe_price(u.price.to_dict(), plan.currency, unit)})
         out.append({"id": p.id, "name": plan.name, "description": plan.description, "currency": plan.currency,
                     "fixed_fee": plan.fixed_fee.amount, "cycle": plan.cycle, "meters": meters,
+                    "grace_period_hours": grace_hours(None, plan.grace_period_hours),
                     "subscriptions": subscribed.get(p.id, 0), "created_at": p.created_at})
     return out
 

@@ -3,8 +3,11 @@
 Read-only use cases behind the dashboard and the CLI. An *account* is a customer with its
 subscriptions; each active subscription carries its current period and its upcoming invoice (the
 amount due so far: the period priced with usage up to now, as ``Billing.preview`` does, nothing
-stored). Upcoming invoices of many subscriptions are priced together: one read snapshot, one
-``Pricer`` whose usage reads are batched per meter (``Pricer.prefetch(…, upto)``).
+stored; plus the adjustments of late usage no invoice carries yet). Upcoming invoices of many
+subscriptions are priced together: one read snapshot, one ``Pricer`` whose usage reads are batched per
+meter (``Pricer.prefetch(…, upto)``). A subscription whose period cannot be priced has no upcoming
+invoice but a ``problem`` (the others are priced). One account also lists what needs attention: the
+periods invoice runs skipped and the invoiced periods with usage pending adjustment.
 
 Money tiles and the revenue chart: *billed* is the sum of non-void invoice totals by the calendar
 month (UTC) their period starts in, split finalized / draft; *this period* sums the fixed-fee and
@@ -22,29 +25,38 @@ from decimal import Decimal
 from ..billing.invoice import InvoiceDraft
 from ..billing.periods import Period, period_at
 from ..policy.periods import add_months
+from ..pricing import UnbillableQuantity
+from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo
 from ..storage import billing_repo as repo
+from ..storage import billing_runs as runs_repo
 from ..storage.billing_invoices import VOID
 from ..storage.billing_repo import load_subscriptions, snapshot
 from ..storage.store import Store
 from ..timeutil import from_us, to_us
+from ..storage.billing_runs import Skip
+from .late import PeriodUsage, pending_lines, period_usage
 from .pricer import Pricer
 
 #: Above this many active subscriptions the overview does not price every upcoming invoice on a
 #: page load (the invoice run's work); its "this period" tiles then say so instead.
 MAX_LIVE_PRICING = 5000
+#: Invoiced periods of each subscription an account shows late usage for.
+LATE_PERIODS = 6
 ZERO = Decimal(0)
 
 
 @dataclass
 class Current:
-    """One subscription now: its product, status, current period and upcoming invoice (if active)."""
+    """One subscription now: its product, status, current period and upcoming invoice (if active; None
+    with ``problem`` set when a meter value of the period cannot be priced)."""
 
     subscription: repo.Subscription
     product: repo.Product
     status: str
     period: Period | None
     upcoming: InvoiceDraft | None
+    problem: UnbillableQuantity | None = None
 
 
 @dataclass
@@ -52,6 +64,12 @@ class Account:
     customer_id: str
     customer: repo.Customer | None
     subscriptions: list[Current] = field(default_factory=list)
+    attention: list[Skip] = field(default_factory=list)  # periods invoice runs could not price (account() only)
+    late: list[PeriodUsage] = field(default_factory=list)  # invoiced periods with usage pending adjustment
+
+    @property
+    def problems(self) -> list[Current]:
+        return [c for c in self.subscriptions if c.problem is not None]
 
     def amount_due(self) -> dict[str, Decimal]:
         """Upcoming totals so far, per currency."""
@@ -100,11 +118,20 @@ class BillingViews:
                 active.append((sub, period_at(sub.start, sub.anchor, sub.cycle, max(at, sub.start))))
         pricer.prefetch(active, upto=at)
         periods = {sub.id: period for sub, period in active}
+        carry = adj_repo.carryable(conn, list(periods))
         out = []
         for sub in subs:
             period = periods.get(sub.id)
-            out.append(Current(sub, pricer.product(sub.environment, sub.product_id), sub.status(to_us(at)), period,
-                               None if period is None else pricer.draft(sub, period, upto=at)))
+            state = Current(sub, pricer.product(sub.environment, sub.product_id), sub.status(to_us(at)), period, None)
+            if period is not None:
+                try:  # one subscription's unpriceable usage never breaks the others (nor the page)
+                    draft = pricer.draft(sub, period, upto=at)
+                except UnbillableQuantity as exc:
+                    state.problem = exc
+                else:
+                    pending = pending_lines(carry.get(sub.id, []), to_us(period.start))
+                    state.upcoming = draft.with_lines(pending) if pending else draft
+            out.append(state)
         return out
 
     def accounts(self, env: str, customers: list[repo.Customer], at: datetime | None = None) -> list[Account]:
@@ -126,7 +153,12 @@ class BillingViews:
             subs = load_subscriptions(conn, env, [customer_id])
             if customer is None and not subs:
                 return None
-            return Account(customer_id, customer, self.current(conn, subs, at))
+            account = Account(customer_id, customer, self.current(conn, subs, at),
+                              runs_repo.open_skips(conn, env, customer_id))
+        for sub in subs:
+            _, periods = period_usage(self.store, env, sub.id, LATE_PERIODS)
+            account.late.extend(p for p in periods if p.pending or p.error)
+        return account
 
     def money(self, env: str, at: datetime | None = None, months: int = 12) -> Money:
         at = self._now(at)

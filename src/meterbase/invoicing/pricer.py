@@ -8,6 +8,13 @@ customer's total fetched by ``prefetch`` (the windows of all such customers batc
 connection. The single-invoice paths (preview, create, finalize) price on their own transaction's
 connection; the invoice run prefetches everything in one read transaction and then prices from
 memory (``detach``), so all its invoices see one snapshot of usage and plans.
+
+**Line sources.** A draft is the plan's lines (fixed fees and usage, ``billing.invoice.assemble``)
+followed by the lines of each *line source* of the pricer, in order. A source is any object with
+``prefetch(pricer, due, upto)`` (load in the run's snapshot what ``lines`` will need; may do nothing)
+and ``lines(pricer, sub, period, upto) -> list[InvoiceLine]``. ``SOURCES`` lists the factories of the
+sources every ``Pricer`` gets by default (a domain that adds lines to invoices appends its factory
+there); ``Pricer(conn, sources=[…])`` overrides them.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from typing import Callable, Protocol, Sequence
 
-from ..billing.invoice import InvoiceDraft, Segment, assemble, usage_windows
+from ..billing.invoice import InvoiceDraft, InvoiceLine, Segment, assemble, usage_windows
 from ..billing.periods import Period
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
@@ -37,9 +45,24 @@ MEMO_SIZE = 4096
 WindowKey = tuple[str, int, int]  # (meter_id, start_us, end_us)
 
 
+class LineSource(Protocol):
+    """Adds lines to a period's draft after the plan's own (see the module docstring)."""
+
+    def prefetch(self, pricer: "Pricer", due: list[tuple[repo.Subscription, Period]],
+                 upto: datetime | None) -> None: ...
+
+    def lines(self, pricer: "Pricer", sub: repo.Subscription, period: Period,
+              upto: datetime | None) -> list[InvoiceLine]: ...
+
+
+#: Factories of the line sources every ``Pricer`` starts with (in order).
+SOURCES: list[Callable[[], LineSource]] = []
+
+
 class Pricer:
-    def __init__(self, conn):
+    def __init__(self, conn, sources: Sequence[LineSource] | None = None):
         self._conn = conn
+        self.sources: list[LineSource] = [make() for make in SOURCES] if sources is None else list(sources)
         self._products: dict[tuple[str, str], repo.Product] = {}
         self._meters: dict[tuple[str, str], Meter] = {}
         self._shared: dict[WindowKey, dict[str, Partial]] = {}  # every customer's total
@@ -79,17 +102,20 @@ class Pricer:
         return out
 
     def draft(self, sub: repo.Subscription, period: Period, upto: datetime | None = None) -> InvoiceDraft:
-        """Price ``period`` with usage up to ``upto`` (default: the whole period).
+        """Price ``period`` with usage up to ``upto`` (default: the whole period): the plan's lines, then
+        each line source's."""
+        draft = self.plan_draft(sub, period, upto)
+        extra = [line for source in self.sources for line in source.lines(self, sub, period, upto)]
+        return draft.with_lines(extra) if extra else draft
+
+    def plan_draft(self, sub: repo.Subscription, period: Period, upto: datetime | None = None) -> InvoiceDraft:
+        """The plan's lines of ``period`` alone (fixed fees and usage), without any line source's.
 
         Drafts are immutable and ``assemble`` is a pure function of the plans, bounds and
         quantities, so periods that agree on all of them (say, every customer of a plan without
         usage) share one draft object."""
         segments = self.segments(sub, period)
-        quantities = {}
-        for meter_id, start, end in usage_windows(segments):
-            stop = end if upto is None else min(end, upto)
-            value = self._total(sub, meter_id, to_us(start), to_us(stop)) if start < stop else ZERO
-            quantities[(meter_id, start, end)] = value
+        quantities = self.quantities(sub, segments, upto)
         key = (sub.environment, period, tuple((s.plan.product_id, s.start, s.end, s.quantity) for s in segments),
                tuple(str(q) for q in quantities.values()))  # str: 5.0 and 5.00 are equal but print differently
         draft = self._drafts.get(key)
@@ -98,6 +124,17 @@ class Pricer:
                 self._drafts.clear()
             draft = self._drafts[key] = assemble(period, segments, quantities)
         return draft
+
+    def quantities(self, sub: repo.Subscription, segments: list[Segment],
+                   upto: datetime | None = None) -> dict[tuple[str, datetime, datetime], Decimal]:
+        """Each usage window of ``segments`` (``usage_windows``' order) -> the meter's value there (0 when
+        it has none), with usage up to ``upto``."""
+        quantities = {}
+        for meter_id, start, end in usage_windows(segments):
+            stop = end if upto is None else min(end, upto)
+            value = self._total(sub, meter_id, to_us(start), to_us(stop)) if start < stop else ZERO
+            quantities[(meter_id, start, end)] = value
+        return quantities
 
     def _total(self, sub: repo.Subscription, meter_id: str, start: int, end: int) -> Decimal:
         meter = self.meter(sub.environment, meter_id)
@@ -131,3 +168,5 @@ class Pricer:
         for (env, meter_id), wanted in single.items():
             totals = meter_totals_many(self.conn, self.meter(env, meter_id), [(c, k[1], k[2]) for k, c in wanted])
             self._single.update(zip(wanted, totals))
+        for source in self.sources:
+            source.prefetch(self, due, upto)

@@ -20,18 +20,22 @@ from ..billing.periods import Period, billing_anchor, period_at
 from ..billing.plans import parse_product
 from ..billing.subscriptions import parse_customer, parse_subscription, parse_thresholds
 from ..errors import Conflict, NotFound, ValidationError
+from ..pricing import UnbillableQuantity
 from ..storage import audit, meters_repo
+from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo
 from ..storage import billing_repo as repo
+from ..storage import billing_runs as runs_repo
 from ..storage.billing_invoices import FINALIZED, VOID, Invoice
-from ..storage.billing_repo import load_subscriptions, snapshot
+from ..storage.billing_repo import load_subscriptions
+from ..storage.keys_repo import ENVIRONMENTS
 from ..storage.outbox import enqueue
-from ..storage.retry import retry_transaction
 from ..storage.store import Store
 from ..timeutil import from_us, to_us
-from . import run as billing_run
+from .late import pending_lines, period_usage
 from .pricer import Pricer
-from .run import RunResult, Written, due_periods, write_invoices
+from .run import RunResult, due_periods, write_chunk
+from .runner import DEFAULT_LOOKBACK_DAYS, RunOptions, price_due, run_environment
 
 
 class Billing:
@@ -109,6 +113,7 @@ class Billing:
         """Switch plans from ``at`` (default now); the fixed fees of both plans are prorated."""
         at = self._now(at)
         with self.store.write() as conn:
+            repo.lock_subscriptions(conn, [subscription_id])  # serialised with the writes of its invoices
             sub = repo.get_subscription(conn, env, subscription_id)
             new, old = _product_for(conn, env, product_id), repo.get_product(conn, env, sub.product_id)
             if new.plan.currency != old.plan.currency:
@@ -137,19 +142,24 @@ class Billing:
 
     # -- pricing a period -----------------------------------------------------------------------
     def preview(self, env: str, subscription_id: str, at: datetime | None = None) -> tuple[repo.Subscription, InvoiceDraft]:
-        """Upcoming invoice: the period containing ``at`` (default now), usage up to ``at``."""
+        """Upcoming invoice: the period containing ``at`` (default now), usage up to ``at``, and the
+        adjustments of late usage no invoice carries yet. A period no price can take raises
+        ``UnbillableQuantity`` (422 naming the meter and the value)."""
         at = self._now(at)
         with self.store.read() as conn:
             sub = repo.get_subscription(conn, env, subscription_id)
             if sub.ends is not None and at >= sub.ends:
                 raise ValidationError("the subscription has ended; there is no upcoming invoice", "at")
             period = period_at(sub.start, sub.anchor, sub.cycle, max(at, sub.start))
-            return sub, Pricer(conn).draft(sub, period, upto=at)
+            draft = Pricer(conn).draft(sub, period, upto=at)
+            pending = pending_lines(adj_repo.carryable(conn, [sub.id]).get(sub.id, []), to_us(period.start))
+            return sub, draft.with_lines(pending) if pending else draft
 
     # -- invoices -------------------------------------------------------------------------------
     def create_invoice(self, env: str, subscription_id: str, at: datetime) -> tuple[Invoice, bool]:
         """Invoice the (ended) period containing ``at``; idempotent per period."""
         with self.store.write() as conn:
+            repo.lock_subscriptions(conn, [subscription_id])
             sub = repo.get_subscription(conn, env, subscription_id)
             period = period_at(sub.start, sub.anchor, sub.cycle, at)
             if period.end > self._now():
@@ -160,10 +170,19 @@ class Billing:
 
     def _create(self, conn, sub: repo.Subscription, period: Period) -> tuple[Invoice, bool]:
         now = self.store.now()
-        written = write_invoices(conn, [(sub, Pricer(conn).draft(sub, period))], now)[0]
+        chunk = self._write_one(conn, sub, period, now, finalize=False)
+        written = chunk.written[0]
         if written.stored.created:
-            return written.invoice(now), True
+            return inv_repo.get_invoice(conn, sub.environment, written.stored.id), True
         return inv_repo.get_invoice(conn, sub.environment, written.stored.id), False
+
+    def _write_one(self, conn, sub: repo.Subscription, period: Period, now_us: int, finalize: bool):
+        """Price one period on ``conn`` and write it as a run would (carrying pending adjustments)."""
+        due = price_due(Pricer(conn), sub, period)
+        chunk = write_chunk(conn, [due], [], now_us, lambda d: finalize,
+                            lambda s, p: price_due(Pricer(conn), s, p))
+        runs_repo.resolve(conn, [(sub.id, to_us(period.start), runs_repo.INVOICE)], now_us)
+        return chunk
 
     def finalize(self, env: str, invoice_id: str) -> Invoice:
         """Re-price a draft from current meter values and freeze it (idempotent for a final invoice)."""
@@ -177,21 +196,25 @@ class Billing:
 
     def _finalize(self, conn, invoice: Invoice) -> Invoice:
         now = self.store.now()
+        repo.lock_subscriptions(conn, [invoice.subscription_id])
         sub = repo.get_subscription(conn, invoice.environment, invoice.subscription_id)
         period = period_at(sub.start, sub.anchor, sub.cycle, from_us(invoice.period_start))
-        inv_repo.finalize_drafts(conn, {invoice.id: Pricer(conn).draft(sub, period)}, now)
+        self._write_one(conn, sub, period, now, finalize=True)
         final = inv_repo.get_invoice(conn, invoice.environment, invoice.id)
-        enqueue(conn, final.environment, "invoice.finalized", final.to_dict(), now)
         audit.record(conn, final.environment, None, "invoice.finalized", final.id,
                      {"customer_id": final.customer_id, "total": str(final.total), "currency": final.currency}, now)
         return final
 
     def void(self, env: str, invoice_id: str) -> Invoice:
+        """Void an invoice. The adjustments it carried are pending again (the next invoice carries
+        them); pending adjustments of its own period are dropped (nothing of that period is billed)."""
         with self.store.write() as conn:
             invoice = inv_repo.get_invoice(conn, env, invoice_id)
             if invoice.status != VOID:
                 now = self.store.now()
                 inv_repo.set_status(conn, invoice_id, VOID, now)
+                adj_repo.release(conn, invoice_id)
+                adj_repo.drop_pending_of(conn, invoice_id)
                 invoice = inv_repo.get_invoice(conn, env, invoice_id)
                 enqueue(conn, env, "invoice.voided", invoice.to_dict(), now)
                 audit.record(conn, env, None, "invoice.voided", invoice.id,
@@ -216,53 +239,58 @@ class Billing:
             return due_periods(load_subscriptions(conn, env), inv_repo.period_statuses(conn, env), until)
 
     def run(self, until: datetime, env: str | None = None, finalize: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> RunResult:
+            progress: Callable[[int, int], None] | None = None, finalize_now: bool = False,
+            lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> RunResult:
         """Bill every due period (idempotent: a re-run finds the invoices and creates none).
 
-        Every invoice of a run is priced from one snapshot: subscriptions, plans and the usage of
-        all due periods are read in one read transaction (usage of a window many periods share in
-        one pass for all customers), then invoices are written ``billing_run.CHUNK`` per write
-        transaction (``progress(done, total)`` after each). With ``finalize`` the drafts are frozen with those
-        snapshot prices (an existing draft is re-priced with them), in the transaction that
-        writes them; an invoice finalized meanwhile by someone else is left as it is. Events
-        arriving during the run are not on its invoices (as with any finalization, they are late).
+        Each environment is its own run (``env=None``: test_mode, then live_mode), priced from one
+        snapshot and isolated per period: a period no price can take is skipped and recorded, every
+        other one is billed (``invoicing.runner``). Existing drafts are re-priced; late usage of
+        periods finalized within ``lookback_days`` becomes adjustments carried by the next invoice.
+        ``finalize``: freeze the periods whose grace period has passed; ``finalize_now``: every one.
+        Events arriving during the run are not on its invoices (they are late: the next run sees them).
         """
-        until = min(until, self._now())
-        with snapshot(self.store) as conn:
-            subs = load_subscriptions(conn, env)
-            due = due_periods(subs, inv_repo.period_statuses(conn, env), until)
-            pricer = Pricer(conn)
-            pricer.prefetch(due)
-        pricer.detach()
-        result, chunk = RunResult(), billing_run.CHUNK
-        for lo in range(0, len(due), chunk):
-            priced = [(sub, pricer.draft(sub, period)) for sub, period in due[lo:lo + chunk]]
-            for w in retry_transaction(lambda: self._write(priced, finalize, until)):
-                (result.created if w.stored.created else result.existing).append(w.stored.id)
-                if w.finalized:
-                    result.finalized.append(w.stored.id)
-            if progress:
-                progress(min(lo + chunk, len(due)), len(due))
-        for sub in subs:
-            if sub.thresholds and (sub.ends is None or until < sub.ends) and until >= sub.start:
-                result.thresholds += len(self.check_thresholds(sub.environment, sub.id, until))
+        options = RunOptions(finalize, finalize_now, lookback_days)
+        result = RunResult()
+        for e in ([env] if env is not None else list(ENVIRONMENTS)):
+            result.merge(run_environment(self.store, e, until, options, progress, self._thresholds))
         return result
 
-    def _write(self, priced: list, finalize: bool, until: datetime) -> list[Written]:
-        """One chunk of a run, with one ``invoices.run`` audit entry per environment it changed."""
-        with self.store.write() as conn:
-            now = self.store.now()
-            written = write_invoices(conn, priced, now, finalize)
-            changed: dict[str, list[int]] = {}
-            for w in written:
-                counts = changed.setdefault(w.item.environment, [0, 0])
-                counts[0] += w.stored.created
-                counts[1] += w.finalized
-            for env, (created, finalized) in changed.items():
-                if created or finalized:
-                    audit.record(conn, env, None, "invoices.run", f"until {until.isoformat()}",
-                                 {"created": created, "finalized": finalized}, now)
-            return written
+    def _thresholds(self, subs: list[repo.Subscription], until: datetime) -> int:
+        """``usage.threshold_reached`` for the active subscriptions of a run (their current period)."""
+        hits = 0
+        for sub in subs:
+            if sub.thresholds and (sub.ends is None or until < sub.ends) and until >= sub.start:
+                try:
+                    hits += len(self.check_thresholds(sub.environment, sub.id, until))
+                except UnbillableQuantity:  # its period needs attention (the preview says why); the others go on
+                    continue
+        return hits
+
+    # -- what runs did, what needs attention, late usage -----------------------------------------
+    def list_runs(self, env: str, limit: int = 20, offset: int = 0) -> list[runs_repo.Run]:
+        with self.store.read() as conn:
+            return runs_repo.list_runs(conn, env, limit, offset)
+
+    def get_run(self, env: str, run_id: str) -> runs_repo.Run:
+        with self.store.read() as conn:
+            return runs_repo.get_run(conn, env, run_id)
+
+    def needs_attention(self, env: str, customer_id: str | None = None, limit: int = 100,
+                        offset: int = 0) -> list[runs_repo.Skip]:
+        """The periods the latest runs could not price and no run has priced since."""
+        with self.store.read() as conn:
+            return runs_repo.open_skips(conn, env, customer_id, limit, offset)
+
+    def list_adjustments(self, env: str, limit: int = 100, offset: int = 0, **filters) -> list[adj_repo.Adjustment]:
+        if filters.get("status") not in (None, "pending", "carried", "invoiced"):
+            raise ValidationError("status must be one of pending, carried, invoiced", "status")
+        with self.store.read() as conn:
+            return adj_repo.list_adjustments(conn, env, limit, offset, **filters)
+
+    def periods(self, env: str, subscription_id: str, limit: int = 12):
+        """Per invoiced period: usage invoiced vs usage now (``invoicing.late``)."""
+        return period_usage(self.store, env, subscription_id, limit)
 
     def check_thresholds(self, env: str, subscription_id: str, at: datetime | None = None) -> list[str]:
         """Queue ``usage.threshold_reached`` once per threshold and period; returns the new keys."""

@@ -163,6 +163,17 @@ def drafted(item: NewInvoice, stored: Stored, status: str, finalized_at: int | N
                    [_line_json(r) for r in _line_rows(stored.id, d)])
 
 
+def reprice_drafts(conn, drafts: dict[str, InvoiceDraft], now_us: int) -> list[str]:
+    """Re-price those of ``drafts``' invoices that are still drafts (the status is checked by the
+    ``UPDATE`` itself); returns their ids. Four statements however many."""
+    if not drafts:
+        return []
+    ids = list(conn.execute(update(ti).where(ti.c.id.in_(list(drafts)), ti.c.status == DRAFT)
+                            .values(updated_at=now_us).returning(ti.c.id)).scalars())
+    replace_lines_many(conn, {iid: drafts[iid] for iid in ids}, now_us)
+    return ids
+
+
 def replace_lines_many(conn, drafts: dict[str, InvoiceDraft], now_us: int) -> None:
     """Re-price drafts (only drafts: ``finalize_drafts`` checks the status under the write lock), in
     three statements however many."""
@@ -193,6 +204,52 @@ def period_statuses(conn, environment: str | None) -> dict[tuple[str, int], str]
     if environment is not None:
         q = q.where(ti.c.environment == environment)
     return {(sid, start): status for sid, start, status in conn.execute(q)}
+
+
+def period_invoices(conn, subscription_ids) -> dict[tuple[str, int], tuple[str, str]]:
+    """``(subscription_id, period_start) -> (invoice id, status)`` of every invoice of these subscriptions."""
+    ids = sorted(set(subscription_ids))
+    if not ids:
+        return {}
+    q = select(ti.c.subscription_id, ti.c.period_start, ti.c.id, ti.c.status).where(ti.c.subscription_id.in_(ids))
+    return {(sid, start): (iid, status) for sid, start, iid, status in conn.execute(q)}
+
+
+_BILLED_KEYS = ("kind", "meter_id", "product_id", "description", "quantity", "free_units", "billable_units", "amount")
+
+
+@dataclass(frozen=True)
+class Billed:
+    """A finalized invoice's period and its usage lines (``_BILLED_KEYS``, decimals as ``Decimal``): what
+    late usage is compared with."""
+
+    invoice_id: str
+    subscription_id: str
+    period_start: int
+    period_end: int
+    currency: str
+    lines: list[dict]
+
+
+def finalized_usage(conn, environment: str, since_end_us: int, until_us: int,
+                    subscription_ids: list[str] | None = None) -> list[Billed]:
+    """Every finalized invoice of ``environment`` whose period ended in ``[since_end_us, until_us]``,
+    with its usage lines, in one query (an order by the lines' position, so their order is the invoice's)."""
+    q = (select(ti.c.id.label("iid"), ti.c.subscription_id, ti.c.period_start.label("p_start"),
+                ti.c.period_end.label("p_end"), ti.c.currency, tl.c.kind, tl.c.meter_id, tl.c.product_id,
+                tl.c.description, tl.c.quantity, tl.c.free_units, tl.c.billable_units, tl.c.amount)
+         .join(tl, tl.c.invoice_id == ti.c.id)
+         .where(ti.c.environment == environment, ti.c.status == FINALIZED, ti.c.period_end >= since_end_us,
+                ti.c.period_end <= until_us, tl.c.kind == "usage"))
+    if subscription_ids is not None:
+        q = q.where(ti.c.subscription_id.in_(sorted(set(subscription_ids))))
+    out: dict[str, Billed] = {}
+    for r in conn.execute(q.order_by(ti.c.id, tl.c.position)):
+        b = out.get(r.iid)
+        if b is None:
+            b = out[r.iid] = Billed(r.iid, r.subscription_id, r.p_start, r.p_end, r.currency, [])
+        b.lines.append({k: getattr(r, k) for k in _BILLED_KEYS})
+    return list(out.values())
 
 
 def invoiced_after(conn, subscription_id: str, at_us: int) -> str | None:

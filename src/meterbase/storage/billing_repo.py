@@ -1,5 +1,6 @@
 """Billing rows: customers, products (plans), subscriptions with their plan segments, threshold hits,
-and the invoice run's reads (``snapshot``: one consistent read transaction; ``load_subscriptions``).
+and the invoice run's reads (``snapshot``: one consistent read transaction; ``load_subscriptions``;
+``lock_subscriptions`` / ``plan_histories``: what the transaction writing invoices re-reads).
 
 Plain SQLAlchemy Core on the caller's connection (the use cases are ``meterbase.invoicing``'s);
 validation happens in ``meterbase.billing`` before anything reaches here. Rows come back as small
@@ -125,14 +126,15 @@ class Product:
         return {"id": self.id, "object": "product", "name": p.name, "description": p.description,
                 "currency": p.currency, "fixed_fee": text(p.fixed_fee.amount),
                 "billing_period": {"interval": p.cycle.unit, "count": p.cycle.count},
-                "meters": p.usage_dicts(), "metadata": self.metadata, "archived": self.archived,
+                "meters": p.usage_dicts(), "grace_period_hours": p.grace_period_hours,
+                "metadata": self.metadata, "archived": self.archived,
                 "environment": self.environment, "created_at": iso_us(self.created_at),
                 "updated_at": iso_us(self.updated_at)}
 
 
 def _product(row) -> Product:
     plan = plan_from_stored(row.id, row.name, row.currency, row.fixed_fee, row.interval, row.interval_count,
-                            orjson.loads(row.lines), row.description)
+                            orjson.loads(row.lines), row.description, row.grace_period_hours)
     return Product(row.id, row.environment, plan, row.tax_category, orjson.loads(row.metadata), bool(row.archived),
                    row.created_at, row.updated_at)
 
@@ -144,7 +146,7 @@ def insert_product(conn, environment: str, plan: Plan, now_us: int, metadata: di
         id=pid, environment=environment, name=plan.name, description=plan.description, currency=plan.currency,
         fixed_fee=plan.fixed_fee.amount, interval=plan.cycle.unit, interval_count=plan.cycle.count,
         lines=_json(plan.usage_dicts()), tax_category=tax_category, metadata=_json(metadata), archived=False,
-        created_at=now_us, updated_at=now_us,
+        created_at=now_us, updated_at=now_us, grace_period_hours=plan.grace_period_hours,
     ))
     return get_product(conn, environment, pid)
 
@@ -183,6 +185,7 @@ class Subscription:
     created_at: int
     updated_at: int
     segments: list[tuple[int, str, int]] = field(default_factory=list)  # (effective_at, product_id, quantity)
+    grace_period_hours: int | None = None  # None: the product's (billing.grace)
 
     def to_dict(self, now_us: int) -> dict:
         return {
@@ -194,7 +197,8 @@ class Subscription:
             "ends_at": None if self.ends_at is None else iso_us(self.ends_at),
             "plan_history": [{"product_id": pid, "quantity": q, "effective_at": iso_us(eff)}
                              for eff, pid, q in self.segments],
-            "thresholds": self.thresholds, "metadata": self.metadata, "environment": self.environment,
+            "thresholds": self.thresholds, "grace_period_hours": self.grace_period_hours,
+            "metadata": self.metadata, "environment": self.environment,
             "created_at": iso_us(self.created_at), "updated_at": iso_us(self.updated_at),
         }
 
@@ -221,6 +225,7 @@ def subscription_from_row(row, segments: list[tuple]) -> Subscription:
         row.id, row.environment, row.customer_id, row.product_id, row.quantity, Cycle(row.interval, row.interval_count),
         row.start_at, row.anchor_at, bool(row.cancel_at_period_end), row.ends_at, orjson.loads(row.thresholds),
         orjson.loads(row.billing), orjson.loads(row.metadata), row.created_at, row.updated_at, segments,
+        row.grace_period_hours,
     )
 
 
@@ -240,6 +245,7 @@ def insert_subscription(conn, environment: str, data: dict, now_us: int) -> Subs
         start_at=data["start_at"], anchor_at=data["anchor_at"], cancel_at_period_end=False, ends_at=None,
         thresholds=orjson.dumps(data.get("thresholds") or []).decode(), billing=_json(data.get("billing")),
         metadata=_json(data.get("metadata")), created_at=now_us, updated_at=now_us,
+        grace_period_hours=data.get("grace_period_hours"),
     ))
     conn.execute(tg.insert().values(subscription_id=sid, effective_at=data["start_at"], product_id=data["product_id"],
                                     quantity=data["quantity"]))
@@ -272,6 +278,27 @@ def add_segment(conn, sub: Subscription, effective_at: int, product_id: str, qua
     conn.execute(tg.insert().values(subscription_id=sub.id, effective_at=effective_at, product_id=product_id,
                                     quantity=quantity))
     conn.execute(update(ts).where(ts.c.id == sub.id).values(product_id=product_id, quantity=quantity, updated_at=now_us))
+
+
+def lock_subscriptions(conn, ids) -> None:
+    """Serialise writers of these subscriptions until the transaction ends: plan changes against the
+    transactions that price and write their invoices. PostgreSQL: ``SELECT … FOR UPDATE`` in id order
+    (one lock order, no deadlocks); SQLite's write transactions are serialised already."""
+    ids = sorted(set(ids))
+    if ids and conn.dialect.name == "postgresql":
+        conn.execute(select(ts.c.id).where(ts.c.id.in_(ids)).order_by(ts.c.id).with_for_update()).all()
+
+
+def plan_histories(conn, ids) -> dict[str, list[tuple[int, str, int]]]:
+    """``subscription id -> [(effective_at, product_id, quantity), …]`` as stored now, one query."""
+    out: dict[str, list] = defaultdict(list)
+    ids = sorted(set(ids))
+    if ids:
+        q = select(tg.c.subscription_id, tg.c.effective_at, tg.c.product_id, tg.c.quantity).where(
+            tg.c.subscription_id.in_(ids)).order_by(tg.c.subscription_id, tg.c.effective_at)
+        for sid, eff, pid, qty in conn.execute(q):
+            out[sid].append((eff, pid, qty))
+    return out
 
 
 def set_cancel(conn, sub: Subscription, cancel: bool, ends_at: int | None, now_us: int) -> None:

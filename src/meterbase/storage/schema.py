@@ -240,6 +240,7 @@ billing_products = Table(
     Column("archived", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("grace_period_hours", Integer),  # NULL: the default (billing.grace); added by 0601
     Index("ix_billing_products_env_created", "environment", "created_at"),
 )
 
@@ -262,6 +263,7 @@ billing_subscriptions = Table(
     Column("metadata", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("grace_period_hours", Integer),  # NULL: the product's; added by 0601
     Index("ix_billing_subscriptions_env_customer", "environment", "customer_id"),
     Index("ix_billing_subscriptions_env_created", "environment", "created_at"),
 )
@@ -400,3 +402,4 @@ audit_log = Table(
 from . import schema_dashboard  # noqa: E402,F401  (dashboard tables register on this metadata)
 from . import schema_credits  # noqa: E402,F401  (credits tables, on this metadata)
 from . import schema_policy  # noqa: E402,F401  (policy spend caps)
+from . import schema_invoicing  # noqa: E402,F401  (invoice runs, skipped periods, adjustments)

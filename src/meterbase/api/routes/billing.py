@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import ValidationError
 from ...invoicing import Billing
+from ...invoicing.runner import DEFAULT_LOOKBACK_DAYS
 from ...timeutil import from_us
 from .. import billing_schemas as m
+from .billing_late import router as late_router
 from ..auth import Principal, check_customer, customer_reader, own_customer, principal, writer
 from ..deps import MAX_OFFSET, instant_param, json_body, store
 from ..schemas import answers, body_doc
@@ -212,14 +214,23 @@ def list_invoices(request: Request,
 @router.post("/invoices/run", summary="Invoice every due period up to 'until' (default now); idempotent",
              openapi_extra=body_doc(m.InvoiceRun, required=False, description="Optional."), **answers(m.RunOut))
 async def run_invoices(request: Request, p: Principal = Depends(writer)):
-    body = only(await optional_body(request), "until", "finalize")
+    """Periods no price can take are skipped and listed (``skipped``; also ``GET /v1/skipped-periods``)
+    while every other invoice is created: the answer is 200 either way. ``finalize`` freezes the periods
+    past their grace period (``in_grace`` lists the drafts left), ``finalize_now`` every one. Late usage of
+    periods finalized within ``lookback_days`` becomes adjustments (``adjustments``) on the next invoice."""
+    body = only(await optional_body(request), "until", "finalize", "finalize_now", "lookback_days")
     until = at_param(body.get("until"), "until") or from_us(store(request).now())
-    finalize = body.get("finalize", False)
-    if not isinstance(finalize, bool):
-        raise ValidationError("finalize must be a boolean", "finalize")
-    result = await run_in_threadpool(billing(request).run, until, p.environment, finalize)
-    return {"created": result.created, "existing": result.existing, "finalized": result.finalized,
-            "thresholds_reached": result.thresholds}
+    flags = {}
+    for name in ("finalize", "finalize_now"):
+        flags[name] = body.get(name, False)
+        if not isinstance(flags[name], bool):
+            raise ValidationError(f"{name} must be a boolean", name)
+    lookback = body.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
+    result = await run_in_threadpool(billing(request).run, until, p.environment, flags["finalize"], None,
+                                     flags["finalize_now"], lookback)
+    return {"run_id": result.run_ids[0], "created": result.created, "existing": result.existing,
+            "finalized": result.finalized, "in_grace": result.in_grace, "adjustments": result.adjustments,
+            "skipped": [s.to_dict() for s in result.skipped], "thresholds_reached": result.thresholds}
 
 
 @router.get("/invoices/{invoice_id}", summary="Retrieve an invoice", **answers(m.InvoiceOut))
@@ -240,3 +251,6 @@ def finalize_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principa
 def void_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principal = Depends(writer)):
     """Idempotent. Audited (``invoice.voided``)."""
     return billing(request).void(p.environment, invoice_id).to_dict()
+
+
+router.include_router(late_router)  # invoice runs, skipped periods, adjustments, per-period late usage
