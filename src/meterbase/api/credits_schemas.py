@@ -39,6 +39,9 @@ class _EntitlementFields(_Body):
     rollover_timeframe_interval: Optional[Interval] = None
     low_balance_threshold_percent: Optional[int] = Field(None, ge=0, le=100, description="meterbase: send "
                                                          "credit.balance_low below this % of the last top-up.")
+    covers_policy_usage: Optional[bool] = Field(None, description="meterbase: a money credit (price_per_unit = money "
+                                                "per credit) whose balances pay for allow()'s priced usage before it "
+                                                "becomes overage; one per environment.")
 
 
 class CreditEntitlementCreate(_EntitlementFields):
@@ -156,6 +159,7 @@ class CreditEntitlementOut(_Out):
     overage_limit: Optional[str] = None
     overage_behavior: str
     low_balance_threshold_percent: Optional[int] = None
+    covers_policy_usage: bool = Field(False, description="Its balances pay for allow()'s priced usage.")
     created_at: str
     updated_at: str
     deleted_at: Optional[str] = None
