@@ -7,12 +7,14 @@ customer's total fetched by ``prefetch`` (the windows of all such customers batc
 ``usage_batch.meter_totals_many``), or a ``usage.meter_total`` query on the pricer's
 connection. The single-invoice paths (preview, create, finalize) price on their own transaction's
 connection; the invoice run prefetches everything in one read transaction and then prices from
-memory (``detach``), so all its invoices see one snapshot of usage and plans.
+memory (``detach``), so all its invoices see one snapshot of usage and plans. The customer's policy
+overage and credits lines come from ``line_sources`` (prefetched with the rest).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -24,6 +26,7 @@ from ..storage import billing_repo as repo
 from ..storage import meters_repo, usage
 from ..storage.usage_batch import meter_totals_many
 from ..timeutil import from_us, to_us
+from .line_sources import LineSources
 
 ZERO = Decimal(0)
 #: A window needed by at least this many customers is read for every customer in one pass. That
@@ -45,6 +48,7 @@ class Pricer:
         self._shared: dict[WindowKey, dict[str, Partial]] = {}  # every customer's total
         self._single: dict[tuple[WindowKey, str], Partial] = {}  # one customer's total
         self._drafts: dict[tuple, InvoiceDraft] = {}
+        self.sources = LineSources()  # policy overage and credits lines of the customer (line_sources)
 
     @property
     def conn(self):
@@ -97,7 +101,8 @@ class Pricer:
             if len(self._drafts) >= MEMO_SIZE:
                 self._drafts.clear()
             draft = self._drafts[key] = assemble(period, segments, quantities)
-        return draft
+        extra = self.sources.lines(self, sub, period, upto)
+        return replace(draft, lines=draft.lines + extra) if extra else draft
 
     def _total(self, sub: repo.Subscription, meter_id: str, start: int, end: int) -> Decimal:
         meter = self.meter(sub.environment, meter_id)
@@ -131,3 +136,4 @@ class Pricer:
         for (env, meter_id), wanted in single.items():
             totals = meter_totals_many(self.conn, self.meter(env, meter_id), [(c, k[1], k[2]) for k, c in wanted])
             self._single.update(zip(wanted, totals))
+        self.sources.prefetch(self, due, upto)

@@ -20,6 +20,7 @@ from ..storage.billing_invoices import DRAFT, FINALIZED, Invoice, NewInvoice, St
 from ..storage.billing_repo import Subscription
 from ..storage.outbox import enqueue_many, subscribers
 from ..timeutil import to_us
+from . import lines_wallet
 
 #: Invoices per write transaction: short enough not to hold SQLite's write lock for long.
 CHUNK = 1000
@@ -78,6 +79,7 @@ def write_invoices(conn, priced: list[tuple[Subscription, InvoiceDraft]], now_us
     if finalize:  # a new invoice already carries these prices; a draft found is re-priced with them
         done = set(inv_repo.finalize_drafts(conn, {s.id: None if s.created else it.draft
                                                    for it, s in zip(items, stored) if s.status == DRAFT}, now_us))
+        lines_wallet.pay(conn, sorted(done), now_us)
     written = [Written(it, s, s.id in done) for it, s in zip(items, stored)]
     _announce(conn, written, now_us)
     return written

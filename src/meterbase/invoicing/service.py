@@ -29,7 +29,7 @@ from ..storage.outbox import enqueue
 from ..storage.retry import retry_transaction
 from ..storage.store import Store
 from ..timeutil import from_us, to_us
-from . import run as billing_run
+from . import lines_wallet, run as billing_run
 from .pricer import Pricer
 from .run import RunResult, Written, due_periods, write_invoices
 
@@ -180,6 +180,7 @@ class Billing:
         sub = repo.get_subscription(conn, invoice.environment, invoice.subscription_id)
         period = period_at(sub.start, sub.anchor, sub.cycle, from_us(invoice.period_start))
         inv_repo.finalize_drafts(conn, {invoice.id: Pricer(conn).draft(sub, period)}, now)
+        lines_wallet.pay(conn, [invoice.id], now)
         final = inv_repo.get_invoice(conn, invoice.environment, invoice.id)
         enqueue(conn, final.environment, "invoice.finalized", final.to_dict(), now)
         audit.record(conn, final.environment, None, "invoice.finalized", final.id,

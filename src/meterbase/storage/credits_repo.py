@@ -127,6 +127,11 @@ def list_balances(conn, environment: str, entitlement_id: str | None = None, cus
     return [BalanceRow(*r) for r in rows]
 
 
+def customers_with_balances(conn, environment: str) -> set[str]:
+    """Customers of ``environment`` with a credit balance (one query, for invoice runs)."""
+    return {r[0] for r in conn.execute(select(cb.c.customer_id).where(cb.c.environment == environment).distinct())}
+
+
 def due_balances(conn, now: int, environment: str | None = None, limit: int = 1000) -> list[BalanceRow]:
     """Balances with an expiry or cycle end at or before ``now`` (the settlement sweep's work)."""
     stmt = select(*_BALANCE_COLS).where(cb.c.next_event_at.is_not(None), cb.c.next_event_at <= now)
