@@ -194,6 +194,8 @@ class CycleOut(_Out):
     interval_count: int
     credits_per_cycle: Optional[str] = None
     source_id: Optional[str] = None
+    starts_at: Optional[str] = Field(None, description="A subscription's start (product credits): none before it.")
+    ends_at: Optional[str] = Field(None, description="A subscription's end: no credits for cycles from it on.")
 
 
 class CreditBalanceOut(_Out):
@@ -342,6 +344,25 @@ class OverageChargeOut(_Out):
     unit_price: str
     amount: str
     currency: str
+
+
+class SubscriptionCreditItem(_Out):
+    """Dodo's ``SubscriptionRetrieveCreditUsageResponse`` item: a credit the subscription's product uses."""
+
+    balance: str = Field(description="The customer's balance (customer-wide).")
+    credit_entitlement_id: str
+    credit_entitlement_name: str
+    limit_reached: bool = Field(description="Further deductions past zero would be refused.")
+    overage: str
+    overage_enabled: bool
+    unit: str
+    overage_limit: Optional[str] = None
+    remaining_headroom: Optional[str] = Field(None, description="Overage still allowed (null: unlimited or disabled).")
+
+
+class SubscriptionCreditUsage(_Out):
+    items: list[SubscriptionCreditItem]
+    subscription_id: str
 
 
 class SettleOut(_Out):

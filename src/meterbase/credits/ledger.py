@@ -289,7 +289,7 @@ def issue_cycle(acct: Account, ent: Entitlement, at: int) -> list[Entry]:
     if sched is None or sched.credits_per_cycle is None:
         return []
     start, end = sched.period(at)
-    if acct.issued_cycle is not None and acct.issued_cycle >= start:
+    if (acct.issued_cycle is not None and acct.issued_cycle >= start) or not sched.issues(start, end):
         return []
     acct.issued_cycle = start
     return [add(acct, ent, sched.credits_per_cycle, at, source_type="subscription", source_id=sched.source_id,

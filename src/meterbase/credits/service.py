@@ -16,10 +16,10 @@ from ..config import Settings
 from ..errors import Conflict, NotFound, ValidationError
 from ..events.model import MAX_ID_LEN
 from ..ids import new_id
-from ..storage import audit, credits_repo as repo, policy_cache
+from ..storage import audit, billing_repo, credits_repo as repo, policy_cache
 from ..storage.store import Store
 from ..timeutil import parse_instant, to_us
-from . import operations as ops
+from . import operations as ops, products as product_credits
 from .entitlement import Entitlement, apply_update, parse_entitlement
 from .ledger import TRANSACTION_TYPES
 from .views import Balance, Recorded, grant_dict
@@ -262,6 +262,12 @@ class CreditService:
             rows = repo.list_ledger(conn, bal.id, transaction_type=transaction_type, start=start, end=end,
                                     limit=limit, offset=offset, newest_first=newest_first)
         return [Recorded(r.entry, r.entitlement_id, r.customer_id, ent.precision, r.recorded_at) for r in rows]
+
+    def subscription_credits(self, subscription_id: str) -> list[dict]:
+        """Each credit the subscription's product issues or its meters deduct, with the customer's balance."""
+        with self.store.read() as conn:
+            sub = billing_repo.get_subscription(conn, self.environment, subscription_id)
+            return product_credits.subscription_credits(conn, self.environment, sub, self.now())
 
     def overage_lines(self, customer_id: str, start: int, end: int) -> list[ops.OverageCharge]:
         with self.store.read() as conn:

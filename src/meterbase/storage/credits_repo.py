@@ -98,7 +98,7 @@ class BalanceRow:
         s = orjson.loads(self.schedule)
         credits = s.get("credits_per_cycle")
         return Schedule(s["anchor"], Cycle(s["unit"], s["count"]), None if credits is None else Decimal(credits),
-                        s.get("source_id"))
+                        s.get("source_id"), s.get("starts_at"), s.get("ends_at"))
 
 
 _BALANCE_COLS = [cb.c[f.name] for f in fields(BalanceRow)]
@@ -178,7 +178,7 @@ def _schedule_json(s: Schedule | None) -> str | None:
         return None
     return _json({"anchor": s.anchor, "unit": s.cycle.unit, "count": s.cycle.count,
                   "credits_per_cycle": None if s.credits_per_cycle is None else str(s.credits_per_cycle),
-                  "source_id": s.source_id})
+                  "source_id": s.source_id, "starts_at": s.starts_at, "ends_at": s.ends_at})
 
 
 def save_account(conn, bal: BalanceRow, acct: Account, now: int, fingerprints: dict[str, str] | None = None) -> None:
