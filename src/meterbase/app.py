@@ -23,6 +23,7 @@ DASHBOARD_PROVIDERS: dict[str, str] = {
     "billing": "meterbase.invoicing.dashboard_provider",
     "policy": "meterbase.policy.dashboard_provider",
     "sessions": "meterbase.sessions.dashboard_provider",
+    "credits": "meterbase.credits.dashboard_provider",
 }
 
 
