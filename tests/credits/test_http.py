@@ -94,7 +94,7 @@ def test_cycles_and_overage_lines_over_http(http, ent, store):
                                                                            "to": "2030-01-01T00:00:00Z"})
     assert lines == {"data": []}
     err(http, "GET", "/v1/customers/cus_c/credits/overage", 422, "from", params={"from": "x", "to": "y"})
-    assert ok(http, "POST", "/v1/credits/settle") == {"settled": 0}
+    assert ok(http, "POST", "/v1/credits/settle") == {"settled": 0, "deducted_events": 0}
 
 
 @pytest.mark.parametrize("body, field", [

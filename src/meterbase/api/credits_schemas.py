@@ -367,6 +367,7 @@ class SubscriptionCreditUsage(_Out):
 
 class SettleOut(_Out):
     settled: int = Field(description="Balances whose due expiries and cycle ends were written.")
+    deducted_events: int = Field(0, description="Metered events read by the deduction consumer.")
 
 
 class CustomerWalletOut(_Out):

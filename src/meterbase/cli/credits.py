@@ -14,6 +14,7 @@ import orjson
 import typer
 from rich.table import Column, Table
 
+from ..credits.metered import consume
 from ..credits.service import CreditService, settle_due
 from ..credits.views import entitlement_native
 from ..credits.wallet_service import WalletService
@@ -238,12 +239,15 @@ def subscription(subscription_id: str, env: str = ENV_OPTION, db: Optional[str] 
 def settle(env: Optional[str] = typer.Option(None, "--env", "-e", help="test_mode / live_mode (default: all)."),
            loop: bool = typer.Option(False, "--loop", help="Keep settling every --interval seconds."),
            interval: float = typer.Option(60, "--interval"), db: Optional[str] = DB):
-    """Write the expiries and cycle ends due by now (idempotent; reads settle lazily, this sends their webhooks)."""
+    """Deduct the credits of metered events stored so far, and write the expiries and cycle ends due by now
+    (idempotent; run it beside the server or alone — concurrent sweeps take turns)."""
     with friendly_errors():
         store = get_store(db)
         try:
             while True:
-                console.print(f"settled {settle_due(store, environment=env)} balance(s)")
+                events = consume(store, env)
+                console.print(f"deducted credits of {events} metered event(s); "
+                              f"settled {settle_due(store, environment=env)} balance(s)")
                 if not loop:
                     break
                 time.sleep(interval)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from ..storage import credits_repo as repo, wallets_repo
 from ..storage.store import Store
 from .ledger import settle
+from .metered import pending_credits
 from .operations import settled_view
+from .service import with_pending
 from .views import Recorded
 
 LEDGER_ROWS = 15
@@ -26,7 +28,7 @@ def balances(store: Store, environment: str, customer_id: str) -> dict:
             ent = repo.get_entitlement(conn, environment, bal.entitlement_id)
             if ent is None or ent.deleted_at is not None:
                 continue
-            view = settled_view(conn, bal, ent, now)
+            view = with_pending(settled_view(conn, bal, ent, now), pending_credits(conn, environment, ent.id, customer_id))
             acct = repo.read_account(conn, bal)
             pending = settle(acct, ent, now) if bal.next_event_at is not None and bal.next_event_at <= now else []
             grants = [g for g in acct.grants if g.is_open]

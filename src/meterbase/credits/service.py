@@ -19,7 +19,7 @@ from ..ids import new_id
 from ..storage import audit, billing_repo, credits_repo as repo, policy_cache
 from ..storage.store import Store
 from ..timeutil import parse_instant, to_us
-from . import operations as ops, products as product_credits
+from . import metered, operations as ops, products as product_credits
 from .entitlement import Entitlement, apply_update, parse_entitlement
 from .ledger import TRANSACTION_TYPES
 from .views import Balance, Recorded, grant_dict
@@ -204,9 +204,11 @@ class CreditService:
 
     # -- reads ----------------------------------------------------------------------------------------
     def balance(self, entitlement_id: str, customer_id: str) -> Balance:
+        """The balance as of now, with what metered events stored but not yet deducted will take (exact)."""
         customer_id = require_customer(customer_id)
-        with self.store.read() as conn:
-            return ops.peek_balance(conn, self.environment, entitlement_id, customer_id, self.now())
+        with billing_repo.snapshot(self.store) as conn:  # one state of ledger, watermark and events
+            found = ops.peek_balance(conn, self.environment, entitlement_id, customer_id, self.now())
+            return with_pending(found, metered.pending_credits(conn, self.environment, entitlement_id, customer_id))
 
     def balances(self, entitlement_id: str, customer_id: str | None = None, limit: int = 100,
                  offset: int = 0) -> list[Balance]:
@@ -224,7 +226,8 @@ class CreditService:
             for row in repo.list_balances(conn, self.environment, None, customer_id, limit, 0):
                 ent = repo.get_entitlement(conn, self.environment, row.entitlement_id)
                 if ent is not None and ent.deleted_at is None:
-                    out.append((ent, ops.settled_view(conn, row, ent, now)))
+                    pending = metered.pending_credits(conn, self.environment, ent.id, customer_id)
+                    out.append((ent, with_pending(ops.settled_view(conn, row, ent, now), pending)))
         return out
 
     def _settled(self, entitlement_id: str, customer_id: str) -> tuple[Entitlement, repo.BalanceRow | None]:
@@ -273,9 +276,18 @@ class CreditService:
         with self.store.read() as conn:
             return ops.overage_lines(conn, self.environment, require_customer(customer_id), start, end)
 
-    def settle_due(self, limit: int = 1000) -> int:
-        """Persist every settlement due by now in this environment (the sweep); returns balances settled."""
-        return settle_due(self.store, environment=self.environment, limit=limit, business_id=self.business_id)
+    def settle_due(self, limit: int = 1000) -> tuple[int, int]:
+        """The sweep of this environment: ``(balances settled, metered events deducted)``."""
+        events = metered.consume(self.store, self.environment)
+        return settle_due(self.store, environment=self.environment, limit=limit, business_id=self.business_id), events
+
+
+def with_pending(b: Balance, pending) -> Balance:
+    """``b`` after a forced deduction of ``pending`` credits (metered usage stored, not yet in the ledger)."""
+    if not pending:
+        return b
+    take = min(pending, max(b.balance, 0))
+    return replace(b, balance=b.balance - take, overage=b.overage + (pending - take))
 
 
 def settle_due(store: Store, environment: str | None = None, limit: int = 1000, business_id: str | None = None) -> int:

@@ -14,6 +14,9 @@ unique per environment (settlement entries use ``sys:…`` keys of their own).
 a meter paid with credits), the exact quantity accrued (``total``, in money or meter units, since ``divisor``
 — money or units per credit — was last set) and the credits deducted for it: a deduction is the whole
 quanta the running total crosses (``credits.accrual``), so nothing finer than the precision is lost.
+
+``credit_feed`` is the durable watermark of metered deductions (``credits.metered``): per environment, the seq
+of the last event whose credits were deducted, advanced in the transaction that deducts them.
 """
 
 from __future__ import annotations
@@ -178,4 +181,12 @@ credit_accruals = Table(
     Column("deducted", ExactDecimal, nullable=False),  # credits deducted for this source, all time
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("environment", "entitlement_id", "customer_id", "source", name="pk_credit_accruals"),
+)
+
+credit_feed = Table(
+    "credit_feed",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),  # every event up to it has deducted its credits
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -217,6 +217,7 @@ def subscription_credits(request: Request, subscription_id: SubscriptionId, p: P
 
 
 @router.post("/credits/settle", response_model=SettleOut,
-             summary="Write every expiry and cycle end due by now (reads settle lazily; this sends their webhooks)")
+             summary="Deduct metered events' credits and write every expiry and cycle end due by now")
 async def settle(request: Request, p: Principal = Depends(writer)):
-    return {"settled": await run_in_threadpool(credits(request, p).settle_due)}
+    settled, events = await run_in_threadpool(credits(request, p).settle_due)
+    return {"settled": settled, "deducted_events": events}
