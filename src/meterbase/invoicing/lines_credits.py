@@ -26,7 +26,7 @@ from ..credits.amounts import ZERO
 from ..credits.entitlement import CARRY_DEFICIT, CARRY_DEFICIT_AUTO_REPAY, INVOICE_AT_BILLING, Entitlement
 from ..credits.ledger import Entry
 from ..credits.operations import settled_view
-from ..pricing import PerUnit, price_line
+from ..pricing import Money, PerUnit, price_line
 from ..pricing.decimals import text
 from ..storage import credits_repo as repo
 from ..timeutil import from_us
@@ -64,7 +64,7 @@ def lines(ctx) -> list[InvoiceLine]:
 
 def _line(ctx, ent: Entitlement, kind: str, description: str, start: int, end: int, quantity: Decimal,
           detail: dict, *, at: int, price: Decimal | None = None) -> InvoiceLine:
-    amount, billable, exact = ZERO, ZERO, None
+    amount, billable, exact = Money(ZERO, ctx.currency).amount, ZERO, None  # 0.00 in the currency
     if price is not None:
         priced = price_line(quantity, PerUnit(unit_price=price), ctx.currency)
         amount, billable, exact = priced.amount, priced.billable_units, text(priced.exact_amount)
@@ -104,12 +104,16 @@ def _boundaries(schedule, start: int, end: int):
 
 
 def _overage_at(ctx, bal, entries: list[Entry], at: int) -> Decimal:
-    """The overage right after everything that happened by ``at`` (the last entry at or before it)."""
-    before = [e for e in entries if e.at <= at]
+    """The overage carried over the cycle end ``at``: after everything that happened by then, before the new
+    cycle's credits (which repay it under ``carry_deficit_auto_repay``)."""
+    def by_end(e: Entry) -> bool:
+        return e.at < at or (e.at == at and e.transaction_type != ledger.CREDIT_ADDED)
+
+    before = [e for e in entries if by_end(e)]
     if before:
         return before[-1].overage_after
-    older = repo.list_ledger(ctx.conn, bal.id, end=at + 1, limit=1, newest_first=True)
-    return older[0].entry.overage_after if older else ZERO
+    older = [r.entry for r in repo.list_ledger(ctx.conn, bal.id, end=at + 1, limit=20, newest_first=True)]
+    return next((e.overage_after for e in older if by_end(e)), ZERO)
 
 
 def _carried(ctx, ent: Entitlement, bal, schedule, entries: list[Entry], horizon: int) -> list[InvoiceLine]:

@@ -23,9 +23,9 @@ KIND = "wallet_payment"
 
 def pay(conn, invoice_ids: list[str], now: int) -> None:
     """Let each finalized invoice's customer wallet pay its amount due (call right after finalizing them)."""
-    for invoice_id in invoice_ids:
-        inv = inv_repo.invoice_row(conn, invoice_id)
-        if inv is None or inv.status != inv_repo.FINALIZED or inv.total <= 0:
+    rows = [r for r in (inv_repo.invoice_row(conn, i) for i in invoice_ids) if r is not None]
+    for inv in sorted(rows, key=lambda r: (r.period_start, r.id)):  # the oldest invoice is paid first
+        if inv.status != inv_repo.FINALIZED or inv.total <= 0:
             continue
         if any(line["kind"] == KIND for line in inv_repo.get_invoice(conn, inv.environment, inv.id).lines):
             continue  # paid when it was finalized
