@@ -155,7 +155,7 @@ def test_three_cycles(world, clock, behavior):
     jan, feb, mar = invoices[d(1, 1)], invoices[d(2, 1)], invoices[d(3, 1)]
     assert lines(jan) == [("fixed", "Starter", "1", "10.00"), ("usage", "Compute units", "300", "0.00"),
                           ("credits_applied", "AI credits: credits applied", "400", "0.00"),
-                          ("wallet_payment", "Paid from the customer's wallet", "5.00", "-5.00")]
+                          ("wallet_payment", "Paid from the customer's wallet", "1", "-5.00")]
     assert (jan["status"], jan["subtotal"], jan["total"]) == ("finalized", "10.00", "5.00")  # the wallet paid $5.00
     charged = {"invoice_at_billing": [("credit_overage", "AI credits: overage charged", "200", "2.00")],
                "carry_deficit": [("credit_deficit", "AI credits: deficit carried to the next cycle", "200", "0.00")],

@@ -15,6 +15,8 @@ from meterbase.api import create_app
 from meterbase.config import Settings
 from meterbase.storage import open_store
 
+from .world import january
+
 UTC = timezone.utc
 SECRET = "credits-ui-secret-" + "x" * 32
 
@@ -40,25 +42,8 @@ def site(fresh_store_url, clock, monkeypatch, seed_text):
 
 def test_credits_section_and_credit_lines_on_the_invoice_page(site, clock, seed_text):
     api, ui = site
-    clock.now = datetime(2025, 1, 1, tzinfo=UTC)
-    api.ok("PUT", "/v1/policy", content=seed_text, headers={"Content-Type": "application/yaml"})
-    ent = api.ok("POST", "/v1/credit-entitlements", 201, json={
-        "name": "API credits", "unit": "calls", "precision": 0, "overage_enabled": True, "price_per_unit": "0.01",
-        "currency": "USD", "overage_behavior": "invoice_at_billing", "expires_after_days": 60})["id"]
-    product = api.ok("POST", "/v1/products", 201, json={
-        "name": "GPU Pro", "currency": "USD", "fixed_fee": "99.00",
-        "credit_entitlements": [{"credit_entitlement_id": ent, "credits_amount": "1000"}]})["id"]
-    api.customer("cus_ui")
-    sub = api.subscribe("cus_ui", product, start="2025-01-01T00:00:00Z")
-    api.ok("POST", "/v1/policy/customers", json={"customer_id": "cus_ui", "plan": "pro",
-                                                 "anchor": "2025-01-01T00:00:00Z"})
-    bal = f"/v1/credit-entitlements/{ent}/balances/cus_ui/ledger-entries"
-    clock.now = datetime(2025, 1, 10, tzinfo=UTC)
-    api.ok("POST", bal, 201, json={"entry_type": "credit", "amount": "250", "reason": "support gesture"})
-    api.ok("POST", bal, 201, json={"entry_type": "debit", "amount": "1400", "reason": "batch job"})  # 150 overage
-    api.ok("POST", "/v1/policy/allow", json={"customer_id": "cus_ui", "entitlement": "gpu_compute", "amount": "11hr"})
-    api.ok("POST", "/v1/customers/cus_ui/wallets/ledger-entries", 201, json={"amount": 2000, "currency": "USD",
-                                                                       "entry_type": "credit"})
+    ids = january(api, clock, seed_text, finalize=False)
+    ent, sub = ids["entitlement"], ids["subscription"]
 
     page = ui.get("/ui/customers/cus_ui").text
     credits = page[page.index('data-section="credits"'):page.index('data-section="invoices"')]
@@ -70,6 +55,8 @@ def test_credits_section_and_credit_lines_on_the_invoice_page(site, clock, seed_
     assert re.search(r"credit deducted batch job −1,400 0 150", plain)
     assert re.search(r"credit added support gesture \+250 1,250 0", plain)
     assert 'data-wallet="USD" data-minor="2000"' in credits and "$20.00" in plain
+    upcoming = text(page[page.index('data-section="billing"'):page.index('data-section="entitlements"')])
+    assert re.search(r"gpu_compute overage \(gpu_second\) 1 h 00 min .*? \$1.44", upcoming)  # due so far
 
     clock.now = datetime(2025, 2, 2, tzinfo=UTC)  # January ends: 150 overage charged at $0.01 = $1.50
     api.ok("POST", "/v1/invoices/run", json={"finalize": True})

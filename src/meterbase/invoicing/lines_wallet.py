@@ -36,7 +36,7 @@ def pay(conn, invoice_ids: list[str], now: int) -> None:
         paid = from_minor(entry.amount, inv.currency)
         inv_repo.add_payment_line(conn, inv.id, InvoiceLine(
             kind=KIND, description="Paid from the customer's wallet", product_id="", meter_id=None,
-            start=from_us(inv.period_start), end=from_us(inv.period_end), quantity=paid, free_units=Decimal(0),
-            billable_units=paid, unit_price=None, amount=-paid,
+            start=from_us(inv.period_start), end=from_us(inv.period_end), quantity=Decimal(1), free_units=Decimal(0),
+            billable_units=Decimal(1), unit_price=None, amount=-paid,
             detail={"model": KIND, "wallet_entry_id": entry.id, "wallet_balance_after": entry.after_balance},
         ), now)
