@@ -1,10 +1,10 @@
-"""Pydantic models of the credits and wallets API: request bodies and responses, so ``/openapi.json``
-documents them. Types are checked here; the domain (``meterbase.credits``) applies the rules (precision,
+"""Pydantic models of the credits API: request bodies and responses, so ``/openapi.json`` documents them
+(the wallets' are in ``api.wallet_schemas``). Types are checked here; the domain (``meterbase.credits``) applies the rules (precision,
 bounds, the merged entitlement rules) and names the offending field in a 422.
 
 Dodo-compatible models mirror the ``dodopayments`` SDK 1.123 types (``CreditEntitlement``,
 ``CustomerCreditBalance``, ``CreditLedgerEntry``, ``BalanceCreateLedgerEntryResponse``,
-``BalanceListGrantsResponse``, ``CustomerWallet``, ``CustomerWalletTransaction``); Dodo prices are in the
+``BalanceListGrantsResponse``, ``SubscriptionRetrieveCreditUsageResponse``); Dodo prices are in the
 currency's minor unit (``price_per_unit: "1"`` is one cent), native prices in major units.
 """
 
@@ -124,16 +124,6 @@ class CycleSet(_Body):
     interval_count: int = Field(1, ge=1, le=3650)
     credits_per_cycle: Optional[Number] = Field(None, description=AMOUNT)
     source_id: Optional[str] = Field(None, max_length=255, description="e.g. the subscription id.")
-
-
-class WalletEntryCreate(_Body):
-    """Dodo's ``LedgerEntryCreateParams`` of a customer wallet."""
-
-    amount: int = Field(gt=0, le=10**15, description="Minor units (cents).")
-    currency: str
-    entry_type: Literal["credit", "debit"]
-    idempotency_key: Optional[str] = Field(None, max_length=255)
-    reason: Optional[str] = Field(None, max_length=1000)
 
 
 # -- responses ----------------------------------------------------------------------------------------
@@ -368,35 +358,6 @@ class SubscriptionCreditUsage(_Out):
 class SettleOut(_Out):
     settled: int = Field(description="Balances whose due expiries and cycle ends were written.")
     deducted_events: int = Field(0, description="Metered events read by the deduction consumer.")
-
-
-class CustomerWalletOut(_Out):
-    balance: int = Field(description="Minor units.")
-    created_at: str
-    currency: str
-    customer_id: str
-    updated_at: str
-
-
-class WalletListOut(_Out):
-    items: list[CustomerWalletOut]
-    total_balance_usd: int = Field(description="The USD wallet's balance in cents (no exchange rates are kept).")
-
-
-class WalletTransactionOut(_Out):
-    id: str
-    after_balance: int
-    amount: int
-    before_balance: int
-    business_id: str
-    created_at: str
-    currency: str
-    customer_id: str
-    event_type: Literal["payment", "payment_reversal", "refund", "refund_reversal", "dispute", "dispute_reversal",
-                        "merchant_adjustment"]
-    is_credit: bool
-    reason: Optional[str] = None
-    reference_object_id: Optional[str] = None
 
 
 def items_of(model: type[BaseModel], name: str) -> type[BaseModel]:
