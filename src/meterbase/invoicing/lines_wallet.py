@@ -13,21 +13,29 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..billing.invoice import InvoiceLine
-from ..credits.wallet_service import pay as wallet_pay
+from ..credits.wallet_service import pay as wallet_pay, payment_key
 from ..pricing import Money, from_minor
-from ..storage import billing_invoices as inv_repo
+from ..storage import billing_invoices as inv_repo, wallets_repo
 from ..timeutil import from_us
 
 KIND = "wallet_payment"
 
 
 def pay(conn, invoice_ids: list[str], now: int) -> None:
-    """Let each finalized invoice's customer wallet pay its amount due (call right after finalizing them)."""
-    rows = [r for r in (inv_repo.invoice_row(conn, i) for i in invoice_ids) if r is not None]
+    """Let each finalized invoice's customer wallet pay its amount due (call right after finalizing them).
+
+    Two queries whatever the number of invoices when no customer of theirs has money in a wallet (an invoice
+    run finalizing thousands of invoices creates no wallet rows)."""
+    rows = inv_repo.invoice_rows(conn, invoice_ids)
+    funded: set[tuple[str, str, str]] = set()
+    for env in {r.environment for r in rows}:
+        ids = [r.customer_id for r in rows if r.environment == env]
+        funded |= {(env, c, cur) for c, cur in wallets_repo.funded(conn, env, ids)}
     for inv in sorted(rows, key=lambda r: (r.period_start, r.id)):  # the oldest invoice is paid first
-        if inv.status != inv_repo.FINALIZED or inv.total <= 0:
+        if inv.status != inv_repo.FINALIZED or inv.total <= 0 or (inv.environment, inv.customer_id,
+                                                                  inv.currency) not in funded:
             continue
-        if any(line["kind"] == KIND for line in inv_repo.get_invoice(conn, inv.environment, inv.id).lines):
+        if wallets_repo.entry_by_key(conn, inv.environment, payment_key(inv.id, inv.currency)) is not None:
             continue  # paid when it was finalized
         due = Money(inv.total, inv.currency).minor
         entry = wallet_pay(conn, inv.environment, inv.customer_id, inv.currency, due, inv.id, now)

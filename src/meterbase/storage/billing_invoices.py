@@ -188,9 +188,9 @@ def finalize_drafts(conn, drafts: dict[str, InvoiceDraft | None], now_us: int) -
     return done
 
 
-def invoice_row(conn, invoice_id: str):
-    """The invoice's row without its lines (None: no such invoice)."""
-    return conn.execute(select(ti).where(ti.c.id == invoice_id)).first()
+def invoice_rows(conn, invoice_ids: list[str]) -> list:
+    """The rows of these invoices, without their lines (one query)."""
+    return list(conn.execute(select(ti).where(ti.c.id.in_(sorted(set(invoice_ids)))))) if invoice_ids else []
 
 
 def add_payment_line(conn, invoice_id: str, line: InvoiceLine, now_us: int) -> None:

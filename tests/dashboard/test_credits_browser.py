@@ -1,5 +1,5 @@
 """Credits and seed 004's policy overage in a real browser, on every backend: January 2025 made through the API
-(tests/credits/world.py) and invoiced, then a live server: the invoice page shows the $1.44 GPU overage line,
+(``credits.world``) and invoiced, then a live server: the invoice page shows the $1.44 GPU overage line,
 the $1.50 credit overage and the wallet's payment; the customer page's Credits section shows the balance, its
 grant (with expiry) and ledger. Screenshots: test-output/dashboard/credits-<backend>-*.png (desktop and 360 px)."""
 
@@ -11,15 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billing.conftest import Api
-from dashboard.conftest import browser, shots  # noqa: F401 - the browser and screenshot fixtures
+from credits.world import january
 from meterbase.api import create_app
 from meterbase.config import Settings
 from meterbase.storage import open_store
 from support.clock import FakeClock
 from support.pg import BACKENDS, backend_database
 from support.server import start_server, stop_server
-
-from .world import january
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +40,7 @@ def credits_server(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pages(browser, credits_server):  # noqa: F811 - the fixture imported above
+def pages(browser, credits_server):
     out, errors, contexts = {}, [], []
     for name, viewport in (("desktop", {"width": 1366, "height": 900}), ("phone", {"width": 360, "height": 740})):
         ctx = browser.new_context(viewport=viewport, base_url=credits_server["url"], timezone_id="UTC")
@@ -61,7 +59,7 @@ def pages(browser, credits_server):  # noqa: F811 - the fixture imported above
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def shoot(pages, server, shots, name: str, path: str) -> None:  # noqa: F811
+def shoot(pages, server, shots, name: str, path: str) -> None:
     """Both widths, screenshotted; at 360 px nothing scrolls sideways."""
     phone = pages["phone"]
     phone.goto(path)
@@ -76,7 +74,7 @@ def line(pg, kind: str) -> list[str]:
     return [t.strip() for t in pg.locator(f"[data-table=invoice-lines] tr.line[data-kind={kind}] td").all_inner_texts()]
 
 
-def test_the_invoice_page_shows_policy_overage_credits_and_the_wallet(pages, credits_server, shots):  # noqa: F811
+def test_the_invoice_page_shows_policy_overage_credits_and_the_wallet(pages, credits_server, shots):
     pg = pages["desktop"]
     path = f"/ui/invoices/{credits_server['invoice']}"
     pg.goto(path)
@@ -90,7 +88,7 @@ def test_the_invoice_page_shows_policy_overage_credits_and_the_wallet(pages, cre
     shoot(pages, credits_server, shots, "invoice", path)
 
 
-def test_the_customer_page_has_a_credits_section(pages, credits_server, shots):  # noqa: F811
+def test_the_customer_page_has_a_credits_section(pages, credits_server, shots):
     pg = pages["desktop"]
     path = "/ui/customers/cus_ui"
     pg.goto(path)
