@@ -170,6 +170,9 @@ def consume(store: Store, environment: str | None = None, limit: int = CHUNK) ->
     for env in envs:
         if environment is not None and env != environment:
             continue
+        with store.read() as conn:  # idle rounds take no write lock
+            if credit_feed.latest_seq(conn, env) <= credit_feed.watermark(conn, env):
+                continue
         with store.write() as conn:
             upto = credit_feed.high_water(conn, env)
         while True:

@@ -40,6 +40,11 @@ class FeedEvent:
 
 def high_water(conn, environment: str) -> int:
     locks.meters_exclusive(conn, environment)
+    return latest_seq(conn, environment)
+
+
+def latest_seq(conn, environment: str) -> int:
+    """The largest seq stored (without waiting for ingests in flight: a cheap "anything new?")."""
     return conn.execute(select(func.coalesce(func.max(te.c.seq), 0)).where(te.c.environment == environment)).scalar_one()
 
 
