@@ -1,4 +1,5 @@
-"""3. Policy decisions: ``PolicyService.check`` / ``allow`` in-process and over HTTP, 1/4/16 concurrent clients.
+"""3. Policy decisions: ``PolicyService.check`` / ``allow`` in-process and over HTTP, 1/4/16 concurrent clients;
+and ``allow()`` against one credit balance (:mod:`bench.credits`).
 
 Imports ``meterbase.policy.service`` lazily: while it is missing the section prints "not available yet".
 Everything that depends on the service's exact API lives in the small ``_adapter_*`` functions below.
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from .common import ENV, NOT_AVAILABLE, Section, cores, fresh_database, median, percentile, start_server, temp_dir
+from .credits import deduction_rows
 
 TARGET_INPROC_US = 20.0
 TARGET_HTTP_P99_MS = 2.0
@@ -210,6 +212,10 @@ def run(cfg: PolicyConfig, log=print) -> Section:
             key, _ = store.create_key("bench-policy", ENV)
         finally:
             store.close()
+        with fresh_database("sqlite", tmp) as credits_url:  # allow() against one credit balance
+            rows, notes = deduction_rows(credits_url, cfg.inproc_calls // 2, cfg.concurrency, log)
+            sec.rows += rows
+            sec.notes += notes
         import httpx
 
         server = start_server(url, tmp / "server-policy.log", workers=cfg.workers or cores())

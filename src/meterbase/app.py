@@ -23,6 +23,7 @@ DASHBOARD_PROVIDERS: dict[str, str] = {
     "billing": "meterbase.invoicing.dashboard_provider",
     "policy": "meterbase.policy.dashboard_provider",
     "sessions": "meterbase.sessions.dashboard_provider",
+    "credits": "meterbase.credits.dashboard_provider",
 }
 
 
@@ -41,5 +42,14 @@ def create_app(store: Store | None = None, settings: Settings | None = None,
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (each worker builds its own app)."""
-    return create_app()
+    """Factory for ``uvicorn --factory`` (each worker builds its own app, and runs the credit deduction
+    consumer every ``MB_CREDIT_DEDUCT_INTERVAL`` seconds: default 1, 0 turns it off)."""
+    import os
+
+    from .credits.metered import DeductionWorker
+
+    app = create_app()
+    interval = float(os.environ.get("MB_CREDIT_DEDUCT_INTERVAL", "1"))
+    if interval > 0:
+        app.state.credit_deductions = DeductionWorker(app.state.store, interval).start()
+    return app

@@ -6,13 +6,16 @@
   ``gpu_second`` credit: the events ``allow()`` records count on the same meter);
 * usage from the first day of the month that began 45 days ago up to the current hour;
 * three products: *Starter* (usage only), *Pro* (a hybrid: $49.00 a month plus per-call, package,
-  and seed 004's graduated GPU tiers) and *Enterprise* (a fixed fee plus volume tiers);
+  and seed 004's graduated GPU tiers) and *Enterprise* (a fixed fee plus volume tiers, 20,000 "API credits"
+  issued each month and images paid with them);
 * five customers (names, emails) subscribed since that first day, so every past period is invoiced
   and finalized and the current one is the upcoming invoice (amount due so far);
 * late usage: an hour of Acme's GPU time on the last day of last month arrives after that month was
   finalized, so a pending adjustment ("usage for … received after invoicing") waits for this month's
   invoice;
-* seed 004's policy (``examples/policy.yaml``) when the checkout ships it and no policy is loaded.
+* seed 004's policy (``examples/policy.yaml``) when the checkout ships it and no policy is loaded; Hooli is on
+  its pro plan and used 11 hr of GPU this period through ``allow()`` ($1.44 of overage on the upcoming invoice);
+* credits (``credits.demo``): balances with cycles, debits into overage, wallets.
 
 Deterministic (seeded RNG, fixed event ids) and idempotent: seeding twice changes nothing.
 """
@@ -23,8 +26,9 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .credits.demo import seed_credits
+from .credits.demo import ensure_entitlement, seed_credits
 from .errors import NotFound
+from .periods import add_months
 from .invoicing import Billing
 from .storage import Store
 from .timeutil import from_us, iso, to_us
@@ -37,8 +41,9 @@ PEOPLE = {
     "cus_globex": ("Globex Corporation", "ap@globex.example", "Starter", None, "free"),
     "cus_initech": ("Initech", "finance@initech.example", "Pro", 15, "pro"),
     "cus_umbrella": ("Umbrella Labs", "accounts@umbrella.example", "Enterprise", None, "enterprise"),
-    "cus_hooli": ("Hooli", "invoices@hooli.example", "Starter", None, "free"),
+    "cus_hooli": ("Hooli", "invoices@hooli.example", "Starter", None, "pro"),
 }  # id -> (name, email, product, anchor day, policy plan)
+GPU_CUSTOMER = "cus_hooli"  # seed 004's example: 11 hr of GPU on pro, $1.44 of overage on this period's invoice
 METERS = [
     {"name": "API Requests", "event_name": "api.call", "aggregation": {"type": "count"}, "measurement_unit": "calls"},
     {"name": "Token Usage", "event_name": "ai.tokens", "aggregation": {"type": "sum", "key": "tokens"}, "measurement_unit": "tokens"},
@@ -54,8 +59,8 @@ GPU_TIERS = [{"up_to": 3600, "unit_price": "0.0004"}, {"up_to": 36000, "unit_pri
              {"up_to": None, "unit_price": "0.0003"}]  # seed 004's gpu_second pricing
 
 
-def products(meter: dict[str, str]) -> list[dict]:
-    """The demo products (``meter``: meter name -> id)."""
+def products(meter: dict[str, str], credits: str) -> list[dict]:
+    """The demo products (``meter``: meter name -> id; ``credits``: the "API credits" entitlement)."""
     return [
         {"name": "Starter", "currency": "USD", "fixed_fee": "0", "description": "Pay as you go",
          "meters": [{"meter_id": meter["API Requests"], "price_per_unit": "0.002", "free_threshold": 1000},
@@ -67,10 +72,14 @@ def products(meter: dict[str, str]) -> list[dict]:
                     {"meter_id": meter["GPU Compute"], "price": {"model": "graduated", "tiers": GPU_TIERS}},
                     {"meter_id": meter["Storage Used"],
                      "price": {"model": "package", "package_size": 1000000000, "package_price": "0.10"}}]},
-        {"name": "Enterprise", "currency": "USD", "fixed_fee": "499.00", "description": "Committed fee, volume tiers",
+        {"name": "Enterprise", "currency": "USD", "fixed_fee": "499.00",
+         "description": "Committed fee, volume tiers, 20,000 API credits a month (images paid with them)",
          "meters": [{"meter_id": meter["Token Usage"], "price": {"model": "volume", "tiers": [
                         {"up_to": 1000000, "unit_price": "0.000015"}, {"up_to": None, "unit_price": "0.00001"}]}},
-                    {"meter_id": meter["GPU Compute"], "price": {"model": "graduated", "tiers": GPU_TIERS}}]},
+                    {"meter_id": meter["GPU Compute"], "price": {"model": "graduated", "tiers": GPU_TIERS}},
+                    {"meter_id": meter["Images Generated"], "credit_entitlement_id": credits,
+                     "meter_units_per_credit": "0.02"}],  # one image = 50 credits
+         "credit_entitlements": [{"credit_entitlement_id": credits, "credits_amount": "20000"}]},
     ]
 
 
@@ -130,7 +139,7 @@ def _billing(store: Store, start: datetime) -> dict:
     b = Billing(store)
     meter = {m.spec.name: m.id for m in store.list_meters(ENV, None, limit=1000)}
     have = {p.plan.name: p.id for p in b.list_products(ENV, 1000)}
-    for spec in products(meter):
+    for spec in products(meter, ensure_entitlement(store)):
         if spec["name"] not in have:
             have[spec["name"]] = b.create_product(ENV, spec).id
     subscribed = {s.customer_id for s in b.list_subscriptions(ENV, 1000)}
@@ -170,8 +179,21 @@ def _policy(store: Store) -> bool:
     svc.set_policy(POLICY_FILE.read_text(encoding="utf-8"))
     for cid, (*_, plan) in PEOPLE.items():
         if svc.get_customer(cid) is None:
-            svc.set_plan(cid, plan)
+            svc.set_plan(cid, plan, anchor=_gpu_anchor(store) if cid == GPU_CUSTOMER else None)
+    _gpu_overage(svc)
     return True
+
+
+def _gpu_anchor(store: Store) -> datetime:
+    """30 days (seed 004's reset) before the end of the current billing month: the policy period running now ends
+    inside it, so its overage is on this month's upcoming invoice (policy periods are billed where they end)."""
+    month = from_us(store.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return add_months(month, 1) - timedelta(days=30)
+
+
+def _gpu_overage(svc) -> None:
+    """Seed 004's GPU example for Hooli: 11 hr on the pro plan (10 hr included) -> 3,600 s of overage, $1.44."""
+    svc.allow(GPU_CUSTOMER, "gpu_compute", "11hr", idempotency_key=f"demo-gpu-{GPU_CUSTOMER}")
 
 
 def seed(store: Store, seed_value: int = 7) -> dict:
@@ -184,8 +206,8 @@ def seed(store: Store, seed_value: int = 7) -> dict:
     start = billing_start(now)
     # anchor the data on the hour so re-seeding within the hour reuses the same ids/timestamps
     ingested = _ingest(store, _events(now - now % 3_600_000_000, start, random.Random(seed_value)))
-    billed = _billing(store, start)
+    billed = _billing(store, start)  # (creates the demo's credit entitlement first: Enterprise issues it)
     policy = _policy(store)
-    seed_credits(store, CUSTOMERS)  # prepaid credits and wallets (meterbase.credits)
+    seed_credits(store, CUSTOMERS)  # prepaid credits, wallets and metered deductions (meterbase.credits)
     return {"ingested": ingested, "meters": len(METERS), "customers": len(CUSTOMERS), "to": to_us(from_us(now)),
             "since": iso(start), "policy_loaded": policy, **billed}

@@ -4,6 +4,7 @@ listings, balances; customer wallets."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import dodopayments
@@ -128,3 +129,49 @@ def test_customer_wallets(sdk):
     entries = wallets.ledger_entries.list("cus_wallet", currency="USD").items
     assert [(e.event_type, e.is_credit, e.amount, e.before_balance, e.after_balance) for e in entries] == [
         ("merchant_adjustment", False, 1250, 5000, 3750), ("merchant_adjustment", True, 5000, 0, 5000)]
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # subscriptions.create (the SDK's own mark)
+def test_a_balance_falls_as_metered_events_arrive(sdk, live_server):
+    """Issue 14's done-when: the SDK attaches a credit entitlement to a product whose meter is paid with credits,
+    subscribes a customer, sends usage events, and sees the balance fall (the server's deduction consumer writes the
+    ledger; balance reads count what it has not written yet)."""
+    ent = sdk.credit_entitlements.create(name="Metered", unit="calls", precision=0, overage_enabled=False,
+                                         rollover_enabled=False)
+    meter = sdk.meters.create(name="Metered calls", event_name="metered.call", measurement_unit="calls",
+                              aggregation={"type": "count"})
+    product = sdk.products.create(
+        name="Prepaid calls", tax_category="saas",
+        price={"type": "usage_based_price", "currency": "USD", "fixed_price": 0, "discount": 0,
+               "purchasing_power_parity": False, "payment_frequency_count": 1, "payment_frequency_interval": "Month",
+               "subscription_period_count": 1, "subscription_period_interval": "Year",
+               "meters": [{"meter_id": meter.id, "credit_entitlement_id": ent.id, "meter_units_per_credit": "1"}]},
+        credit_entitlements=[{"credit_entitlement_id": ent.id, "credits_amount": "100"}])
+    assert product.credit_entitlements[0].credits_amount == "100"
+    sub = sdk.subscriptions.create(customer={"customer_id": _customer(live_server, "cus_metered")},
+                                   product_id=product.product_id, billing={"country": "US"}, quantity=1)
+    balances = sdk.credit_entitlements.balances
+    assert balances.retrieve("cus_metered", credit_entitlement_id=ent.id).balance == "100"
+    seen = []
+    for n in range(3):
+        sdk.usage_events.ingest(events=[{"event_id": f"metered-{n}-{i}", "customer_id": "cus_metered",
+                                         "event_name": "metered.call"} for i in range(10)])
+        seen.append(balances.retrieve("cus_metered", credit_entitlement_id=ent.id).balance)
+    assert seen == ["90", "80", "70"]
+    deadline = time.monotonic() + 30  # the consumer thread writes the ledger within a second or so
+    while time.monotonic() < deadline:
+        ledger = balances.list_ledger("cus_metered", credit_entitlement_id=ent.id, page_size=100).items
+        if sum(1 for e in ledger if e.transaction_type == "credit_deducted") == 30:
+            break
+        time.sleep(0.2)
+    assert sorted(e.reference_id for e in ledger if e.transaction_type == "credit_deducted") == sorted(
+        f"metered-{n}-{i}" for n in range(3) for i in range(10))
+    usage = sdk.subscriptions.retrieve_credit_usage(sub.subscription_id)
+    assert [(i.credit_entitlement_id, i.balance, i.limit_reached) for i in usage.items] == [(ent.id, "70", False)]
+
+
+def _customer(live_server, cid: str) -> str:
+    with live_server.client() as c:
+        r = c.post("/v1/customers", json={"id": cid, "name": "Metered Inc", "email": f"{cid}@example.com"})
+        assert r.status_code in (201, 409), r.text
+    return cid

@@ -83,7 +83,7 @@ def test_cycles_and_overage_lines_over_http(http, ent, store):
     cycle = ok(http, "PUT", base + "/cycle", json={"anchor": "2020-01-01T00:00:00Z", "interval": "month",
                                                    "credits_per_cycle": "10", "source_id": "sub_9"})
     assert cycle["cycle"] == {"anchor": "2020-01-01T00:00:00Z", "interval": "month", "interval_count": 1,
-                              "credits_per_cycle": "10.00", "source_id": "sub_9"}
+                              "credits_per_cycle": "10.00", "source_id": "sub_9", "starts_at": None, "ends_at": None}
     assert cycle["balance"] == "10.00" and cycle["next_event_at"].endswith("-01T00:00:00Z")
     cleared = ok(http, "DELETE", base + "/cycle")
     # no more cycles, but this cycle's credits still end with it
@@ -94,7 +94,7 @@ def test_cycles_and_overage_lines_over_http(http, ent, store):
                                                                            "to": "2030-01-01T00:00:00Z"})
     assert lines == {"data": []}
     err(http, "GET", "/v1/customers/cus_c/credits/overage", 422, "from", params={"from": "x", "to": "y"})
-    assert ok(http, "POST", "/v1/credits/settle") == {"settled": 0}
+    assert ok(http, "POST", "/v1/credits/settle") == {"settled": 0, "deducted_events": 0}
 
 
 @pytest.mark.parametrize("body, field", [

@@ -17,6 +17,7 @@ from meterbase.api import create_app
 from meterbase.api.routes import policy_schemas as S
 from meterbase.api.routes.policy import policy_service
 from meterbase.config import Settings
+from meterbase.policy.covering import Cover
 from meterbase.storage import open_store
 
 POLICY = """
@@ -228,10 +229,10 @@ class Ledger:
     def __init__(self, balance: str):
         self.balance, self.draws = D(balance), []
 
-    def available(self, conn, environment, customer_id, credit, entitlement):
-        return self.balance
+    def available(self, conn, environment, customer_id, credit, entitlement, *, now, for_update=False):
+        return Cover(self.balance)
 
-    def draw(self, conn, environment, customer_id, credit, entitlement, amount, reference):
+    def draw(self, conn, environment, customer_id, credit, entitlement, amount, reference, *, now):
         self.balance -= amount
         self.draws.append((customer_id, entitlement, amount, reference))
 

@@ -97,6 +97,25 @@ class PricedLine(_Strict):
     description: Optional[str] = Field(None, max_length=255, description="Invoice line text (default: the meter's name).")
 
 
+class CreditLine(_Strict):
+    """A meter paid with credits: every ``meter_units_per_credit`` units deduct one credit as events arrive."""
+
+    meter_id: str = Field(min_length=1)
+    credit_entitlement_id: str = Field(min_length=1, max_length=40, description="The credit entitlement it deducts.")
+    meter_units_per_credit: Number = Field(description="Meter units that make one credit (> 0).")
+    description: Optional[str] = Field(None, max_length=255, description="Invoice line text (default: the meter's name).")
+
+
+class CreditAttach(_Strict):
+    """Credits each subscription to the product receives (Dodo's ``AttachCreditEntitlementParam``)."""
+
+    credit_entitlement_id: str = Field(min_length=1, max_length=40)
+    credits_amount: Number = Field(description="Credits issued at the start of every billing cycle (× quantity).")
+    trial_credits: Optional[Number] = Field(None, description="Credits granted once when a subscription is created.")
+    trial_credits_expire_after_trial: Optional[bool] = Field(None, description="Trial credits expire at the end of "
+                                                                               "the first period.")
+
+
 class BillingPeriod(BaseModel):
     interval: str = Field("month", description="day, week, month or year (case-insensitive).")
     count: int = Field(1, ge=1, le=3650)
@@ -112,7 +131,9 @@ class ProductCreate(_Strict):
                                                           "currency's minor unit. Default 0.")
     description: Optional[str] = Field(None, max_length=4000)
     billing_period: Optional[BillingPeriod] = Field(None, description="Default: monthly.")
-    meters: Optional[list[Union[PerUnitLine, PricedLine]]] = Field(None, max_length=10)
+    meters: Optional[list[Union[PerUnitLine, PricedLine, CreditLine]]] = Field(None, max_length=10)
+    credit_entitlements: Optional[list[CreditAttach]] = Field(None, max_length=5, description="Credits issued per "
+                                                                                             "billing cycle.")
     metadata: Optional[dict[str, Any]] = None
     tax_category: Optional[str] = None
     grace_period_hours: Optional[int] = Field(None, ge=0, le=8760, description="Hours after a period's end during which its "
@@ -186,6 +207,15 @@ class ProductLine(BaseModel):
     meter_id: str
     price: dict[str, Any] = Field(description="The price model: {model, …} as given, numbers as exact text.")
     description: Optional[str]
+    credit_entitlement_id: Optional[str] = Field(None, description="Paid with these credits (price zero).")
+    meter_units_per_credit: Optional[str] = None
+
+
+class CreditAttachOut(BaseModel):
+    credit_entitlement_id: str
+    credits_amount: str
+    trial_credits: Optional[str]
+    trial_credits_expire_after_trial: bool
 
 
 class BillingPeriodOut(BaseModel):
@@ -203,6 +233,7 @@ class ProductOut(BaseModel):
     billing_period: BillingPeriodOut
     meters: list[ProductLine]
     grace_period_hours: Optional[int] = Field(description="null: the default (0 hours).")
+    credit_entitlements: list[CreditAttachOut] = Field(description="Credits a subscription receives per cycle.")
     metadata: dict[str, Any]
     archived: bool
     environment: str

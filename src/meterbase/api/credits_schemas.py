@@ -1,10 +1,10 @@
-"""Pydantic models of the credits and wallets API: request bodies and responses, so ``/openapi.json``
-documents them. Types are checked here; the domain (``meterbase.credits``) applies the rules (precision,
+"""Pydantic models of the credits API: request bodies and responses, so ``/openapi.json`` documents them
+(the wallets' are in ``api.wallet_schemas``). Types are checked here; the domain (``meterbase.credits``) applies the rules (precision,
 bounds, the merged entitlement rules) and names the offending field in a 422.
 
 Dodo-compatible models mirror the ``dodopayments`` SDK 1.123 types (``CreditEntitlement``,
 ``CustomerCreditBalance``, ``CreditLedgerEntry``, ``BalanceCreateLedgerEntryResponse``,
-``BalanceListGrantsResponse``, ``CustomerWallet``, ``CustomerWalletTransaction``); Dodo prices are in the
+``BalanceListGrantsResponse``, ``SubscriptionRetrieveCreditUsageResponse``); Dodo prices are in the
 currency's minor unit (``price_per_unit: "1"`` is one cent), native prices in major units.
 """
 
@@ -39,6 +39,9 @@ class _EntitlementFields(_Body):
     rollover_timeframe_interval: Optional[Interval] = None
     low_balance_threshold_percent: Optional[int] = Field(None, ge=0, le=100, description="meterbase: send "
                                                          "credit.balance_low below this % of the last top-up.")
+    covers_policy_usage: Optional[bool] = Field(None, description="meterbase: a money credit (price_per_unit = money "
+                                                "per credit) whose balances pay for allow()'s priced usage before it "
+                                                "becomes overage; one per environment.")
 
 
 class CreditEntitlementCreate(_EntitlementFields):
@@ -123,16 +126,6 @@ class CycleSet(_Body):
     source_id: Optional[str] = Field(None, max_length=255, description="e.g. the subscription id.")
 
 
-class WalletEntryCreate(_Body):
-    """Dodo's ``LedgerEntryCreateParams`` of a customer wallet."""
-
-    amount: int = Field(gt=0, le=10**15, description="Minor units (cents).")
-    currency: str
-    entry_type: Literal["credit", "debit"]
-    idempotency_key: Optional[str] = Field(None, max_length=255)
-    reason: Optional[str] = Field(None, max_length=1000)
-
-
 # -- responses ----------------------------------------------------------------------------------------
 class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -156,6 +149,7 @@ class CreditEntitlementOut(_Out):
     overage_limit: Optional[str] = None
     overage_behavior: str
     low_balance_threshold_percent: Optional[int] = None
+    covers_policy_usage: bool = Field(False, description="Its balances pay for allow()'s priced usage.")
     created_at: str
     updated_at: str
     deleted_at: Optional[str] = None
@@ -190,6 +184,8 @@ class CycleOut(_Out):
     interval_count: int
     credits_per_cycle: Optional[str] = None
     source_id: Optional[str] = None
+    starts_at: Optional[str] = Field(None, description="A subscription's start (product credits): none before it.")
+    ends_at: Optional[str] = Field(None, description="A subscription's end: no credits for cycles from it on.")
 
 
 class CreditBalanceOut(_Out):
@@ -340,37 +336,28 @@ class OverageChargeOut(_Out):
     currency: str
 
 
+class SubscriptionCreditItem(_Out):
+    """Dodo's ``SubscriptionRetrieveCreditUsageResponse`` item: a credit the subscription's product uses."""
+
+    balance: str = Field(description="The customer's balance (customer-wide).")
+    credit_entitlement_id: str
+    credit_entitlement_name: str
+    limit_reached: bool = Field(description="Further deductions past zero would be refused.")
+    overage: str
+    overage_enabled: bool
+    unit: str
+    overage_limit: Optional[str] = None
+    remaining_headroom: Optional[str] = Field(None, description="Overage still allowed (null: unlimited or disabled).")
+
+
+class SubscriptionCreditUsage(_Out):
+    items: list[SubscriptionCreditItem]
+    subscription_id: str
+
+
 class SettleOut(_Out):
     settled: int = Field(description="Balances whose due expiries and cycle ends were written.")
-
-
-class CustomerWalletOut(_Out):
-    balance: int = Field(description="Minor units.")
-    created_at: str
-    currency: str
-    customer_id: str
-    updated_at: str
-
-
-class WalletListOut(_Out):
-    items: list[CustomerWalletOut]
-    total_balance_usd: int = Field(description="The USD wallet's balance in cents (no exchange rates are kept).")
-
-
-class WalletTransactionOut(_Out):
-    id: str
-    after_balance: int
-    amount: int
-    before_balance: int
-    business_id: str
-    created_at: str
-    currency: str
-    customer_id: str
-    event_type: Literal["payment", "payment_reversal", "refund", "refund_reversal", "dispute", "dispute_reversal",
-                        "merchant_adjustment"]
-    is_credit: bool
-    reason: Optional[str] = None
-    reference_object_id: Optional[str] = None
+    deducted_events: int = Field(0, description="Metered events read by the deduction consumer.")
 
 
 def items_of(model: type[BaseModel], name: str) -> type[BaseModel]:

@@ -14,6 +14,7 @@ from .deps import MAX_OFFSET, MAX_PAGE
 
 CustomerId = Annotated[str, Path(description="The customer's id (the customer_id its events carry).")]
 CreditEntitlementId = Annotated[str, Path(description="A credit entitlement id (cent_…).")]
+SubscriptionId = Annotated[str, Path(description="A subscription id (sub_…).")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (page × limit).")]
 PageNumber = Annotated[int, Query(ge=0, le=MAX_PAGE, description="0-based page.")]

@@ -55,15 +55,18 @@ def product_from_dodo(body: Any) -> tuple[dict, str]:
         where = f"price.meters[{i}]"
         if not isinstance(m, dict) or not isinstance(m.get("meter_id"), str):
             raise ValidationError("meter_id is required", f"{where}.meter_id")
-        if m.get("credit_entitlement_id"):
-            raise ValidationError("credit entitlements are not supported", f"{where}.credit_entitlement_id")
         ppu = m.get("price_per_unit")
+        if m.get("credit_entitlement_id"):  # paid with credits: no price of its own (billing.credit_links)
+            meters.append({"meter_id": m["meter_id"], "credit_entitlement_id": m["credit_entitlement_id"],
+                           "meter_units_per_credit": m.get("meter_units_per_credit")})
+            continue
         meters.append({"meter_id": m["meter_id"],
                        "price_per_unit": "0" if ppu is None else _major(ppu, currency, f"{where}.price_per_unit"),
                        "free_threshold": m.get("free_threshold") or 0})
     native = {
         "name": body.get("name"), "description": body.get("description"), "currency": currency,
         "fixed_fee": text(fee), "meters": meters, "metadata": body.get("metadata") or {},
+        "credit_entitlements": body.get("credit_entitlements"),
         "billing_period": {"interval": price.get("payment_frequency_interval", "Month"),
                            "count": price.get("payment_frequency_count", 1)},
     }
@@ -73,13 +76,17 @@ def product_from_dodo(body: Any) -> tuple[dict, str]:
 def _meter_item(plan: Plan, line, exponent: int) -> dict[str, Any]:
     price = line.price
     per_unit = isinstance(price, PerUnit)
-    return {
+    out = {
         "meter_id": line.meter_id,
         "price_per_unit": text(price.unit_price.scaleb(exponent)) if per_unit else None,
         "free_threshold": int(price.free_threshold),
         "name": line.description or line.meter_id,
         "description": line.description,
     }
+    if line.credits is not None:
+        out.update(credit_entitlement_id=line.credits.entitlement_id,
+                   meter_units_per_credit=text(line.credits.units_per_credit))
+    return out
 
 
 def dodo_price(plan: Plan) -> dict[str, Any]:

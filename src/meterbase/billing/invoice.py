@@ -155,6 +155,8 @@ def assemble(period: Period, segments: list[Segment], quantities: Mapping[Window
             free_used[usage.meter_id] = EXACT.add(used, priced.free_units)
             detail = {k: v for k, v in priced.to_dict().items()
                       if k not in ("quantity", "free_units", "billable_units", "unit_price", "amount", "currency")}
+            if usage.credits is not None:  # paid with credits as events arrive: no price of its own
+                detail = {**detail, "model": "credits", **usage.credits.to_dict()}
             lines.append(InvoiceLine(
                 kind="usage", description=usage.description or usage.meter_id, product_id=plan.product_id,
                 meter_id=usage.meter_id, start=seg.start, end=seg.end, quantity=priced.quantity,

@@ -10,6 +10,10 @@ Wire format (native API)::
 A meter line takes either ``price`` (any ``pricing`` model) or the per-unit shorthand
 ``price_per_unit`` + ``free_threshold`` (amounts in major units). ``fixed_fee`` must fit the
 currency's minor unit. A meter appears at most once per product.
+
+Credits (``billing.credit_links``): ``credit_entitlements`` lists the credits a subscription receives each
+cycle; a meter line with ``credit_entitlement_id`` + ``meter_units_per_credit`` is paid with credits (it takes
+no price: its line is priced at zero, and the credit's overage rules bill what credits did not cover).
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from typing import Any
 from ..errors import ValidationError
 from ..pricing import Money, PriceModel, price_from_dict
 from ..pricing.decimals import to_decimal
+from .credit_links import (CreditAttachment, MeterCredits, attachments_from_stored, meter_credits_from_stored,
+                           parse_attachments, parse_meter_credits)
 from .grace import parse_grace_hours
 from .periods import Cycle, parse_cycle
 
 MAX_METERS = 10
 _PRODUCT_KEYS = {"name", "description", "currency", "fixed_fee", "billing_period", "meters", "metadata", "tax_category",
-                 "grace_period_hours"}
-_LINE_KEYS = {"meter_id", "price", "price_per_unit", "free_threshold", "description"}
+                 "grace_period_hours", "credit_entitlements"}
+_LINE_KEYS = {"meter_id", "price", "price_per_unit", "free_threshold", "description", "credit_entitlement_id",
+              "meter_units_per_credit"}
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,11 @@ class UsagePrice:
     meter_id: str
     price: PriceModel
     description: str | None = None
+    credits: MeterCredits | None = None  # paid with credits (the price is then zero)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"meter_id": self.meter_id, "price": self.price.to_dict(), "description": self.description}
+        out = {"meter_id": self.meter_id, "price": self.price.to_dict(), "description": self.description}
+        return out if self.credits is None else {**out, **self.credits.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -54,9 +63,13 @@ class Plan:
     product_id: str = ""
     description: str | None = None
     grace_period_hours: int | None = None  # None: the default (billing.grace)
+    credits: tuple[CreditAttachment, ...] = ()
 
     def usage_dicts(self) -> list[dict[str, Any]]:
         return [u.to_dict() for u in self.usage]
+
+    def credit_dicts(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self.credits]
 
 
 def _text(raw: dict, key: str, required: bool, limit: int = 255) -> str | None:
@@ -79,6 +92,16 @@ def _usage_line(raw: object, i: int) -> UsagePrice:
     if not isinstance(meter_id, str) or not meter_id:
         raise ValidationError("meter_id is required", f"{where}.meter_id")
     has_price, has_ppu = raw.get("price") is not None, raw.get("price_per_unit") is not None
+    credits = parse_meter_credits(raw, where)
+    if credits is not None:
+        if has_price or has_ppu or raw.get("free_threshold") is not None:
+            raise ValidationError("a meter paid with credits takes no price of its own (the credit entitlement's "
+                                  "overage rules price what credits do not cover)",
+                                  f"{where}.{'price' if has_price else 'price_per_unit'}")
+        description = raw.get("description")
+        if description is not None and (not isinstance(description, str) or len(description) > 255):
+            raise ValidationError("description must be a string of at most 255 characters", f"{where}.description")
+        return UsagePrice(meter_id, price_from_dict({"model": "per_unit", "unit_price": "0"}), description, credits)
     if has_price == has_ppu:
         raise ValidationError("give exactly one of price or price_per_unit", f"{where}.price")
     free = raw.get("free_threshold")
@@ -141,12 +164,16 @@ def parse_product(raw: object) -> Plan:
             raise ValidationError(f"meter {u.meter_id!r} appears twice", f"meters[{i}].meter_id")
         seen.add(u.meter_id)
     return Plan(name=name, currency=fee.currency, fixed_fee=fee, cycle=cycle, usage=usage, description=description,
-                grace_period_hours=parse_grace_hours(raw.get("grace_period_hours")))
+                grace_period_hours=parse_grace_hours(raw.get("grace_period_hours")),
+                credits=parse_attachments(raw.get("credit_entitlements")))
 
 
 def plan_from_stored(product_id: str, name: str, currency: str, fee: Decimal, unit: str, count: int,
-                     lines: list[dict], description: str | None = None, grace_period_hours: int | None = None) -> Plan:
-    """Rebuild a :class:`Plan` from its stored form (``Plan.usage_dicts``)."""
-    usage = tuple(UsagePrice(d["meter_id"], price_from_dict(d["price"]), d.get("description")) for d in lines)
+                     lines: list[dict], description: str | None = None, grace_period_hours: int | None = None,
+                     credits: list[dict] | None = None) -> Plan:
+    """Rebuild a :class:`Plan` from its stored form (``Plan.usage_dicts``, ``Plan.credit_dicts``)."""
+    usage = tuple(UsagePrice(d["meter_id"], price_from_dict(d["price"]), d.get("description"),
+                             meter_credits_from_stored(d)) for d in lines)
     return Plan(name=name, currency=currency, fixed_fee=Money(fee, currency), cycle=Cycle(unit, count),
-                usage=usage, product_id=product_id, description=description, grace_period_hours=grace_period_hours)
+                usage=usage, product_id=product_id, description=description, grace_period_hours=grace_period_hours,
+                credits=attachments_from_stored(credits))

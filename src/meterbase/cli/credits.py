@@ -14,6 +14,7 @@ import orjson
 import typer
 from rich.table import Column, Table
 
+from ..credits.metered import consume
 from ..credits.service import CreditService, settle_due
 from ..credits.views import entitlement_native
 from ..credits.wallet_service import WalletService
@@ -65,6 +66,8 @@ def create(
                                                               help="Day | Week | Month | Year"),
     max_rollover_count: Optional[int] = typer.Option(None, "--max-rollover-count"),
     low_balance: Optional[int] = typer.Option(None, "--low-balance-threshold-percent"),
+    covers_policy_usage: bool = typer.Option(False, "--covers-policy-usage", help="A money credit (--price-per-unit: "
+                                             "money per credit) whose balances pay for allow()'s priced usage."),
     env: str = ENV_OPTION, db: Optional[str] = DB, as_json: bool = JSON,
 ):
     """Create a credit entitlement; prints its id."""
@@ -73,7 +76,7 @@ def create(
             "overage_limit": overage_limit, "overage_behavior": overage_behavior, "rollover_enabled": rollover,
             "rollover_percentage": rollover_percentage, "rollover_timeframe_count": rollover_timeframe_count,
             "rollover_timeframe_interval": rollover_timeframe_interval, "max_rollover_count": max_rollover_count,
-            "low_balance_threshold_percent": low_balance}
+            "low_balance_threshold_percent": low_balance, "covers_policy_usage": covers_policy_usage or None}
     with friendly_errors():
         ent = _svc(db, env).create_entitlement({k: v for k, v in body.items() if v is not None})
     if as_json:
@@ -215,16 +218,36 @@ def cycle(entitlement_id: str, customer_id: str, anchor: Optional[str] = typer.O
                   + ("none" if b.schedule is None else f"every {count} {interval} from {b.to_dict()['cycle']['anchor']}"))
 
 
+@app.command("subscription")
+def subscription(subscription_id: str, env: str = ENV_OPTION, db: Optional[str] = DB, as_json: bool = JSON):
+    """The credits a subscription's product issues or its meters deduct, with the customer's balances."""
+    with friendly_errors():
+        items = _svc(db, env).subscription_credits(subscription_id)
+    if as_json:
+        _print_json({"items": items, "subscription_id": subscription_id})
+        return
+    table = Table(_id_column(), "name", Column("balance", justify="right"), Column("overage", justify="right"),
+                  "overage limit", "limit reached")
+    for i in items:
+        table.add_row(i["credit_entitlement_id"], i["credit_entitlement_name"], f"{i['balance']} {i['unit']}",
+                      i["overage"], i["overage_limit"] or ("unlimited" if i["overage_enabled"] else "disabled"),
+                      "yes" if i["limit_reached"] else "no")
+    console.print(table)
+
+
 @app.command("settle")
 def settle(env: Optional[str] = typer.Option(None, "--env", "-e", help="test_mode / live_mode (default: all)."),
            loop: bool = typer.Option(False, "--loop", help="Keep settling every --interval seconds."),
            interval: float = typer.Option(60, "--interval"), db: Optional[str] = DB):
-    """Write the expiries and cycle ends due by now (idempotent; reads settle lazily, this sends their webhooks)."""
+    """Deduct the credits of metered events stored so far, and write the expiries and cycle ends due by now
+    (idempotent; run it beside the server or alone — concurrent sweeps take turns)."""
     with friendly_errors():
         store = get_store(db)
         try:
             while True:
-                console.print(f"settled {settle_due(store, environment=env)} balance(s)")
+                events = consume(store, env)
+                console.print(f"deducted credits of {events} metered event(s); "
+                              f"settled {settle_due(store, environment=env)} balance(s)")
                 if not loop:
                     break
                 time.sleep(interval)

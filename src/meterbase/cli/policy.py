@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ..errors import NotFound, ValidationError
 from ..policy.pricing import price_of, quantity_for
+from ..credits.covering import LedgerCovering
 from ..policy.service import PolicyService
 from ..timeutil import parse_instant
 from ..units import convert
@@ -31,7 +32,7 @@ _DB = typer.Option(None, help=DB_HELP)
 
 
 def _service(db: Optional[str], env: str) -> PolicyService:
-    return PolicyService(get_store(db), environment=env)
+    return PolicyService(get_store(db), environment=env, covering=LedgerCovering())
 
 
 def _decision(d: dict) -> None:

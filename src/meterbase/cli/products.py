@@ -27,6 +27,16 @@ def per_unit_line(spec: str) -> dict:
     return line
 
 
+def credit_attachment(spec: str) -> dict:
+    """``ENTITLEMENT_ID:CREDITS_PER_CYCLE[:TRIAL_CREDITS]`` -> a product's credit entitlement."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ValidationError(f"--credits takes ENTITLEMENT_ID:CREDITS_PER_CYCLE[:TRIAL_CREDITS], got {spec!r}",
+                              "credits")
+    out = {"credit_entitlement_id": parts[0], "credits_amount": parts[1]}
+    return {**out, "trial_credits": parts[2]} if len(parts) == 3 else out
+
+
 @app.command("create")
 def create(
     name: Optional[str] = typer.Option(None, "--name"),
@@ -36,6 +46,9 @@ def create(
     meter: Optional[List[str]] = typer.Option(None, "--meter", help="METER_ID:UNIT_PRICE[:FREE_UNITS] (repeatable)."),
     meter_json: Optional[List[str]] = typer.Option(
         None, "--meter-json", help='A full meter line (repeatable): {"meter_id": …, "price": {"model": "graduated", …}}'),
+    credits: Optional[List[str]] = typer.Option(
+        None, "--credits", help="ENTITLEMENT_ID:CREDITS_PER_CYCLE[:TRIAL_CREDITS]: credits each subscription receives "
+                                "(repeatable)."),
     file: Optional[Path] = typer.Option(None, "--file", help="The whole body of POST /v1/products, as JSON."),
     grace_period_hours: Optional[int] = typer.Option(
         None, "--grace-period-hours", min=0, help="Hours after a period's end its invoice stays a draft (default 0)."),
@@ -50,7 +63,8 @@ def create(
             raise ValidationError("--name is required (or give --file)", "name")
         lines = [per_unit_line(m) for m in meter or []] + [json_option(j, "--meter-json") for j in meter_json or []]
         body = {"name": name, "currency": currency, "fixed_fee": fixed_fee,
-                "billing_period": {"interval": interval, "count": 1}, "meters": lines}
+                "billing_period": {"interval": interval, "count": 1}, "meters": lines,
+                "credit_entitlements": [credit_attachment(c) for c in credits or []]}
     if grace_period_hours is not None:
         body["grace_period_hours"] = grace_period_hours
     p = Billing(get_store(db)).create_product(env, body)
@@ -80,6 +94,12 @@ def show(product_id: str, env: str = ENV_OPTION, db: Optional[str] = typer.Optio
     for u in plan.usage:
         meter = store.get_meter(env, u.meter_id)
         d = describe_price(u.price.to_dict(), plan.currency, meter.spec.measurement_unit)
+        if u.credits is not None:
+            d = {"summary": f"paid with credits: {u.credits.units_per_credit} {meter.spec.measurement_unit} = 1 credit "
+                            f"of {u.credits.entitlement_id}", "tiers": [], "limits": []}
         table.add_row(f"{u.description or meter.spec.name}\n{u.meter_id}", d["summary"],
                       "\n".join(f"{span}: {cost}" for span, cost in d["tiers"]), ", ".join(d["limits"]))
     console.print(table)
+    for a in plan.credits:
+        trial = f", {a.trial_credits} trial credits" if a.trial_credits is not None else ""
+        console.print(f"credits: {a.credits_amount} of {a.entitlement_id} per cycle{trial}")

@@ -3,7 +3,8 @@
 A balance may follow a :class:`Schedule` — a billing cycle (``anchor`` + ``count`` × day/week/month/
 year, the same arithmetic as subscriptions: boundaries are ``anchor + k × cycle``, month ends
 clamped) and optionally ``credits_per_cycle`` issued at the start of every cycle (what a
-subscription's product attaches). Cycle ends are computed from the anchor and the clock, never by
+subscription's product attaches, within the subscription's life: ``starts_at`` / ``ends_at``). Cycle ends are
+computed from the anchor and the clock, never by
 a timer: the ledger settles every boundary that has passed, in order, the next time the balance is
 touched (or when ``meterbase credits settle`` sweeps). Instants are µs since the epoch.
 """
@@ -28,6 +29,13 @@ class Schedule:
     cycle: Cycle
     credits_per_cycle: Decimal | None = None
     source_id: str | None = None
+    starts_at: int | None = None  # a subscription's start: no credits for cycles ending before it
+    ends_at: int | None = None  # a subscription's end: no credits for cycles starting at or after it
+
+    def issues(self, start: int, end: int) -> bool:
+        """Are ``credits_per_cycle`` issued for the cycle ``[start, end)`` (it overlaps the source's life)?"""
+        return (self.credits_per_cycle is not None and (self.starts_at is None or end > self.starts_at)
+                and (self.ends_at is None or start < self.ends_at))
 
     def period(self, at: int) -> tuple[int, int]:
         """The cycle ``[start, end)`` containing ``at``."""
@@ -43,7 +51,8 @@ class Schedule:
 
         return {"anchor": iso_us(self.anchor), "interval": self.cycle.unit, "interval_count": self.cycle.count,
                 "credits_per_cycle": None if self.credits_per_cycle is None else text(self.credits_per_cycle, precision),
-                "source_id": self.source_id}
+                "source_id": self.source_id, "starts_at": None if self.starts_at is None else iso_us(self.starts_at),
+                "ends_at": None if self.ends_at is None else iso_us(self.ends_at)}
 
 
 def parse_schedule(raw: Any, precision: int) -> Schedule:

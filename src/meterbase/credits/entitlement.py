@@ -6,7 +6,10 @@ end of a cycle (``rollover_percentage`` of what is left, valid for ``rollover_ti
 ``rollover_timeframe_interval``, at most ``max_rollover_count`` times in a row), and overage (debits
 past a zero balance when ``overage_enabled``, up to ``overage_limit`` units, priced at
 ``price_per_unit`` in ``currency`` and handled at cycle end by ``overage_behavior``). meterbase adds
-``low_balance_threshold_percent`` (Dodo sets it where a product attaches the credit).
+``low_balance_threshold_percent`` (Dodo sets it where a product attaches the credit) and
+``covers_policy_usage``: a money credit (``price_per_unit`` is money per credit, 1 for a fiat credit) whose
+balances pay for the priced usage of the policy engine's ``allow()`` before it becomes overage (Limitr's
+grants; at most one such entitlement per environment).
 
 :func:`parse_entitlement` validates a create body, :func:`apply_update` a partial update (fields
 present with ``null`` clear the value); both check the merged rules Dodo states: a price needs a
@@ -38,7 +41,7 @@ MAX_COUNT = 3_650
 _FIELDS = ("name", "description", "unit", "precision", "currency", "price_per_unit", "expires_after_days",
            "rollover_enabled", "rollover_percentage", "rollover_timeframe_count", "rollover_timeframe_interval",
            "max_rollover_count", "overage_enabled", "overage_limit", "overage_behavior",
-           "low_balance_threshold_percent")
+           "low_balance_threshold_percent", "covers_policy_usage")
 UPDATABLE = tuple(f for f in _FIELDS if f != "precision")
 
 
@@ -62,6 +65,7 @@ class Entitlement:
     overage_limit: Decimal | None = None  # None: unlimited overage (when enabled)
     overage_behavior: str = FORGIVE_AT_RESET
     low_balance_threshold_percent: int | None = None
+    covers_policy_usage: bool = False
     created_at: int = 0
     updated_at: int = 0
     deleted_at: int | None = None
@@ -143,7 +147,7 @@ def _fields(raw: dict, precision: int, *, creating: bool) -> dict[str, Any]:
         out["price_per_unit"] = None if price is None else to_decimal(price, "price_per_unit")
     if "expires_after_days" in present:
         out["expires_after_days"] = _int_field(raw, "expires_after_days", 1, MAX_DAYS)
-    for key, default in (("rollover_enabled", False), ("overage_enabled", False)):
+    for key, default in (("rollover_enabled", False), ("overage_enabled", False), ("covers_policy_usage", False)):
         if key in present:
             out[key] = _bool_field(raw, key, default)
     for key, hi in (("rollover_percentage", 100), ("low_balance_threshold_percent", 100)):
@@ -175,6 +179,9 @@ def _check_merged(e: Entitlement) -> Entitlement:
         raise ValidationError("currency is required when price_per_unit is set", "currency")
     if e.overage_enabled and e.price_per_unit is None:
         raise ValidationError("price_per_unit is required when overage_enabled is true", "price_per_unit")
+    if e.covers_policy_usage and (e.price_per_unit is None or e.price_per_unit <= 0):
+        raise ValidationError("price_per_unit (money per credit, 1 for a fiat credit) and currency are required "
+                              "when covers_policy_usage is true", "price_per_unit")
     if (e.rollover_timeframe_count is None) != (e.rollover_timeframe_interval is None):
         missing = "rollover_timeframe_interval" if e.rollover_timeframe_interval is None else "rollover_timeframe_count"
         raise ValidationError("rollover_timeframe_count and rollover_timeframe_interval go together", missing)

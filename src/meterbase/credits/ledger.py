@@ -181,11 +181,14 @@ def add(acct: Account, ent: Entitlement, amount: Decimal, at: int, *, expires_at
 
 def deduct(acct: Account, ent: Entitlement, amount: Decimal, at: int, *, allow_overage: bool = True,
            reason: str | None = None, metadata: dict | None = None, key: str | None = None,
-           entry_type: str = CREDIT_DEDUCTED, reference: tuple[str, str] | None = None) -> Entry:
-    """Take ``amount`` FIFO from the open grants; the part past zero becomes overage, or it is refused."""
+           entry_type: str = CREDIT_DEDUCTED, reference: tuple[str, str] | None = None, force: bool = False) -> Entry:
+    """Take ``amount`` FIFO from the open grants; the part past zero becomes overage, or it is refused.
+
+    ``force``: usage that already happened (a metered event) is never refused — what the rules would refuse is
+    recorded as overage all the same (so later ``allow()`` calls see a balance with no room left)."""
     take = min(amount, acct.balance)
     short = amount - take
-    if short > 0:
+    if short > 0 and not force:
         p = ent.precision
         if not (ent.overage_enabled and allow_overage):
             raise InsufficientCredits(
@@ -289,7 +292,7 @@ def issue_cycle(acct: Account, ent: Entitlement, at: int) -> list[Entry]:
     if sched is None or sched.credits_per_cycle is None:
         return []
     start, end = sched.period(at)
-    if acct.issued_cycle is not None and acct.issued_cycle >= start:
+    if (acct.issued_cycle is not None and acct.issued_cycle >= start) or not sched.issues(start, end):
         return []
     acct.issued_cycle = start
     return [add(acct, ent, sched.credits_per_cycle, at, source_type="subscription", source_id=sched.source_id,

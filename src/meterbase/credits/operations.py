@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from ..config import Settings
 from ..errors import Conflict, NotFound, ValidationError
 from ..pricing import Line, PerUnit, price_line
-from ..storage import credits_repo as repo, outbox
+from ..storage import credits_repo as repo, outbox, policy_cache
 from . import ledger
 from .amounts import ceil_to, parse_amount, text
 from .cycles import parse_schedule
@@ -122,6 +122,8 @@ def change(conn, environment: str, entitlement_id: str, customer_id: str, now: i
     if entry is not None and key is not None:
         entry.key = key
     repo.save_account(conn, bal, acct, now, {key: fp} if key is not None and fp is not None else None)
+    if ent.covers_policy_usage:  # allow()/check() of this customer read this balance: their caches must forget it
+        policy_cache.announce(conn, environment, customer_id)
     _webhooks(conn, bal, ent, acct.entries, None if threshold is None else (threshold, base), now,
               business_id or Settings.from_env().business_id)
     return None if entry is None else Recorded(entry, entitlement_id, customer_id, ent.precision, now)

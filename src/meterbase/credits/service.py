@@ -16,10 +16,10 @@ from ..config import Settings
 from ..errors import Conflict, NotFound, ValidationError
 from ..events.model import MAX_ID_LEN
 from ..ids import new_id
-from ..storage import audit, credits_repo as repo
+from ..storage import audit, billing_repo, credits_repo as repo, policy_cache
 from ..storage.store import Store
 from ..timeutil import parse_instant, to_us
-from . import operations as ops
+from . import metered, operations as ops, products as product_credits
 from .entitlement import Entitlement, apply_update, parse_entitlement
 from .ledger import TRANSACTION_TYPES
 from .views import Balance, Recorded, grant_dict
@@ -80,17 +80,41 @@ class CreditService:
     def now(self) -> int:
         return self.store.now()
 
-    def _write(self, fn) -> Any:
-        return ops.duplicate_key_is_conflict(lambda: self.store.batched_write(fn))
+    def _write(self, fn, customer_id: str | None = None) -> Any:
+        """Run a ledger change; then this process's policy cache forgets the customer (a covering balance)."""
+        out = ops.duplicate_key_is_conflict(lambda: self.store.batched_write(fn))
+        if customer_id is not None:
+            policy_cache.forget(self.store, self.environment, customer_id)
+        return out
+
+    def _one_covering(self, conn, ent: Entitlement) -> None:
+        """At most one entitlement per environment covers ``allow()``'s usage; its changes reach every cache."""
+        if not ent.covers_policy_usage or ent.deleted_at is not None:
+            return
+        other = repo.covering_entitlement(conn, self.environment)
+        if other is not None and other.id != ent.id:
+            raise Conflict(f"credit entitlement {other.id} already covers policy usage in this environment "
+                           "(one per environment)", "covers_policy_usage")
 
     # -- entitlements ---------------------------------------------------------------------------------
     def create_entitlement(self, raw: Any) -> Entitlement:
         now = self.now()
         ent = parse_entitlement(raw, id=new_id("cde"), environment=self.environment, now=now)
         with self.store.write() as conn:
+            self._one_covering(conn, ent)
             repo.insert_entitlement(conn, ent)
             audit.record(conn, self.environment, None, "credit_entitlement.created", ent.id, {"name": ent.name}, now)
+            covering = self._announce(conn, ent)
+        if covering:
+            policy_cache.forget(self.store, self.environment)
         return ent
+
+    def _announce(self, conn, *ents: Entitlement) -> bool:
+        """A covering entitlement changes: every customer's covering balance may (True: forget them after commit)."""
+        if any(e.covers_policy_usage for e in ents):
+            policy_cache.announce(conn, self.environment)
+            return True
+        return False
 
     def get_entitlement(self, entitlement_id: str, *, deleted_ok: bool = False) -> Entitlement:
         with self.store.read() as conn:
@@ -103,10 +127,15 @@ class CreditService:
     def update_entitlement(self, entitlement_id: str, raw: Any) -> Entitlement:
         now = self.now()
         with self.store.write() as conn:
-            ent = apply_update(ops.require_entitlement(conn, self.environment, entitlement_id), raw, now)
+            before = ops.require_entitlement(conn, self.environment, entitlement_id)
+            ent = apply_update(before, raw, now)
+            self._one_covering(conn, ent)
             repo.update_entitlement(conn, ent)
             audit.record(conn, self.environment, None, "credit_entitlement.updated", ent.id,
                          {"fields": sorted(raw) if isinstance(raw, dict) else []}, now)
+            covering = self._announce(conn, before, ent)
+        if covering:
+            policy_cache.forget(self.store, self.environment)
         return ent
 
     def set_deleted(self, entitlement_id: str, deleted: bool) -> Entitlement:
@@ -117,9 +146,13 @@ class CreditService:
             if (ent.deleted_at is not None) == deleted:
                 raise Conflict(f"credit entitlement is {'already' if deleted else 'not'} deleted", "id")
             ent = replace(ent, deleted_at=now if deleted else None, updated_at=now)
+            self._one_covering(conn, ent)
             repo.update_entitlement(conn, ent)
             action = "deleted" if deleted else "undeleted"
             audit.record(conn, self.environment, None, f"credit_entitlement.{action}", ent.id, {}, now)
+            covering = self._announce(conn, ent)
+        if covering:
+            policy_cache.forget(self.store, self.environment)
         return ent
 
     # -- ledger writes --------------------------------------------------------------------------------
@@ -146,34 +179,36 @@ class CreditService:
         return self._write(lambda conn: ops.grant(
             conn, self.environment, entitlement_id, customer_id, amount, self.now(), expires_at=exp,
             source_type=source_type, source_id=source_id, idempotency_key=idempotency_key, reason=reason,
-            metadata=meta, business_id=self.business_id))
+            metadata=meta, business_id=self.business_id), customer_id)
 
     def debit(self, entitlement_id: str, customer_id: str, amount: Any, *, reason: str | None = None,
               metadata: Any = None, idempotency_key: str | None = None, allow_overage: bool = True) -> Recorded:
         customer_id, meta, reason = require_customer(customer_id), check_metadata(metadata), check_text(reason, "reason")
         return self._write(lambda conn: ops.deduct(
             conn, self.environment, entitlement_id, customer_id, amount, self.now(), idempotency_key=idempotency_key,
-            reason=reason, metadata=meta, allow_overage=allow_overage, business_id=self.business_id))
+            reason=reason, metadata=meta, allow_overage=allow_overage, business_id=self.business_id), customer_id)
 
     def adjust(self, entitlement_id: str, customer_id: str, amount: Any, *, reason: str | None = None,
                metadata: Any = None, idempotency_key: str | None = None) -> Recorded:
         customer_id, meta, reason = require_customer(customer_id), check_metadata(metadata), check_text(reason, "reason")
         return self._write(lambda conn: ops.adjust(
             conn, self.environment, entitlement_id, customer_id, amount, self.now(), idempotency_key=idempotency_key,
-            reason=reason, metadata=meta, business_id=self.business_id))
+            reason=reason, metadata=meta, business_id=self.business_id), customer_id)
 
     def set_cycle(self, entitlement_id: str, customer_id: str, raw: Any) -> Balance:
         """Attach a cycle (``{anchor, interval, interval_count, credits_per_cycle?, source_id?}``) or detach (None)."""
         customer_id = require_customer(customer_id)
         self._write(lambda conn: ops.set_schedule(conn, self.environment, entitlement_id, customer_id, raw,
-                                                  self.now(), business_id=self.business_id))
+                                                  self.now(), business_id=self.business_id), customer_id)
         return self.balance(entitlement_id, customer_id)
 
     # -- reads ----------------------------------------------------------------------------------------
     def balance(self, entitlement_id: str, customer_id: str) -> Balance:
+        """The balance as of now, with what metered events stored but not yet deducted will take (exact)."""
         customer_id = require_customer(customer_id)
-        with self.store.read() as conn:
-            return ops.peek_balance(conn, self.environment, entitlement_id, customer_id, self.now())
+        with billing_repo.snapshot(self.store) as conn:  # one state of ledger, watermark and events
+            found = ops.peek_balance(conn, self.environment, entitlement_id, customer_id, self.now())
+            return with_pending(found, metered.pending_credits(conn, self.environment, entitlement_id, customer_id))
 
     def balances(self, entitlement_id: str, customer_id: str | None = None, limit: int = 100,
                  offset: int = 0) -> list[Balance]:
@@ -191,7 +226,8 @@ class CreditService:
             for row in repo.list_balances(conn, self.environment, None, customer_id, limit, 0):
                 ent = repo.get_entitlement(conn, self.environment, row.entitlement_id)
                 if ent is not None and ent.deleted_at is None:
-                    out.append((ent, ops.settled_view(conn, row, ent, now)))
+                    pending = metered.pending_credits(conn, self.environment, ent.id, customer_id)
+                    out.append((ent, with_pending(ops.settled_view(conn, row, ent, now), pending)))
         return out
 
     def _settled(self, entitlement_id: str, customer_id: str) -> tuple[Entitlement, repo.BalanceRow | None]:
@@ -202,7 +238,7 @@ class CreditService:
             bal = repo.get_balance(conn, self.environment, entitlement_id, customer_id)
         if bal is not None and bal.next_event_at is not None and bal.next_event_at <= now:
             self._write(lambda conn: ops.change(conn, self.environment, entitlement_id, customer_id, now, None,
-                                                business_id=self.business_id))
+                                                business_id=self.business_id), customer_id)
         return ent, bal
 
     def grants(self, entitlement_id: str, customer_id: str, status: str | None = None, limit: int = 100,
@@ -230,13 +266,28 @@ class CreditService:
                                     limit=limit, offset=offset, newest_first=newest_first)
         return [Recorded(r.entry, r.entitlement_id, r.customer_id, ent.precision, r.recorded_at) for r in rows]
 
+    def subscription_credits(self, subscription_id: str) -> list[dict]:
+        """Each credit the subscription's product issues or its meters deduct, with the customer's balance."""
+        with self.store.read() as conn:
+            sub = billing_repo.get_subscription(conn, self.environment, subscription_id)
+            return product_credits.subscription_credits(conn, self.environment, sub, self.now())
+
     def overage_lines(self, customer_id: str, start: int, end: int) -> list[ops.OverageCharge]:
         with self.store.read() as conn:
             return ops.overage_lines(conn, self.environment, require_customer(customer_id), start, end)
 
-    def settle_due(self, limit: int = 1000) -> int:
-        """Persist every settlement due by now in this environment (the sweep); returns balances settled."""
-        return settle_due(self.store, environment=self.environment, limit=limit, business_id=self.business_id)
+    def settle_due(self, limit: int = 1000) -> tuple[int, int]:
+        """The sweep of this environment: ``(balances settled, metered events deducted)``."""
+        events = metered.consume(self.store, self.environment)
+        return settle_due(self.store, environment=self.environment, limit=limit, business_id=self.business_id), events
+
+
+def with_pending(b: Balance, pending) -> Balance:
+    """``b`` after a forced deduction of ``pending`` credits (metered usage stored, not yet in the ledger)."""
+    if not pending:
+        return b
+    take = min(pending, max(b.balance, 0))
+    return replace(b, balance=b.balance - take, overage=b.overage + (pending - take))
 
 
 def settle_due(store: Store, environment: str | None = None, limit: int = 1000, business_id: str | None = None) -> int:

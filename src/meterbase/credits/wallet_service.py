@@ -40,6 +40,11 @@ def change_wallet(conn, environment: str, customer_id: str, currency: str, amoun
     return repo.record(conn, environment, entry, fp, now), entry, False
 
 
+def payment_key(reference_object_id: str, currency: str) -> str:
+    """The wallet ledger key of the payment of one invoice (one per invoice and currency)."""
+    return f"sys:payment:{reference_object_id}:{currency}"
+
+
 def pay(conn, environment: str, customer_id: str, currency: str, due: int, reference_object_id: str,
         now: int) -> WalletEntry | None:
     """Apply the wallet to ``due`` minor units (an invoice): debit ``min(balance, due)`` as a ``payment``.
@@ -48,7 +53,7 @@ def pay(conn, environment: str, customer_id: str, currency: str, due: int, refer
     if due <= 0:
         return None
     wallet = repo.lock_wallet(conn, environment, customer_id, currency, now)
-    key = f"sys:payment:{reference_object_id}:{currency}"
+    key = payment_key(reference_object_id, currency)
     found = repo.entry_by_key(conn, environment, key)
     if found is not None:
         return found[0]

@@ -1,6 +1,6 @@
 """The dashboard's customer pages: billing customers (name, email, product, current period, amount
-due so far) and customers seen only in events; one customer's account, usage, limits, live sessions
-and invoices. Each section of the customer page comes from its domain's provider; a section whose
+due so far) and customers seen only in events; one customer's account, usage, limits, live sessions,
+credits and invoices. Each section of the customer page comes from its domain's provider; a section whose
 provider fails says so in place (the rest of the page still renders).
 """
 
@@ -71,6 +71,7 @@ def customer_page(request: Request, customer_id: str, s: UiSession = Depends(pag
                          "customers")
     invoices, invoices_error = section("billing", wired.billing.customer_invoices, store, env, customer_id)
     sessions, sessions_error = section("sessions", wired.sessions.live_sessions, store, env, customer_id)
+    credits, credits_error = section("credits", wired.credits.balances, store, env, customer_id)
     now = store.now()
     period_from, period_to = month_start(now), now + 1
     chart_from = day_floor(now) - 29 * DAY_US
@@ -88,4 +89,5 @@ def customer_page(request: Request, customer_id: str, s: UiSession = Depends(pag
         account=account, account_error=account_error, entitlements=ents or [], entitlements_error=ents_error,
         sessions=sessions or [], sessions_error=sessions_error, invoices=invoices or [],
         invoices_error=invoices_error, usage=usage, period_from=period_from, period_to=period_to, units=units,
+        credits=credits, credits_error=credits_error,
     )

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from .. import __version__
 from ..formatting import fmt_money, fmt_quantity, fmt_quantity_exact, unit_kind
+from ..pricing import from_minor
 from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us
 from .session import UiSession, csrf_token
@@ -21,7 +22,8 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(num=fmt_num, time=fmt_time, pct=percent, us_iso=iso_us, money=fmt_money,
                              qty=fmt_quantity, qty_exact=fmt_quantity_exact, unit_kind=unit_kind,
                              rate=lambda v, c: fmt_money(v, c, rate=True),
-                             dictsum=lambda d: {k: sum(v.values()) for k, v in d.items()})
+                             dictsum=lambda d: {k: sum(v.values()) for k, v in d.items()},
+                             wallet_money=lambda minor, c: fmt_money(from_minor(minor, c), c))
 templates.env.globals.update(version=__version__, RANGE_LABELS=RANGE_LABELS, WINDOWS=("minute", "hour", "day", "month"))
 
 MODE_LABELS = {"test_mode": "Test mode", "live_mode": "Live mode"}

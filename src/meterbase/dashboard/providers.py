@@ -12,9 +12,11 @@ Sections and the functions their module defines (each takes ``(store, environmen
 * ``policy``: ``entitlements(store, env, customer_id)`` -> ``[{name, unit, used, limit, remaining,
   resets_at}]`` (decimals as strings; ``limit`` None = unlimited).
 * ``sessions``: ``live_sessions(store, env, customer_id)`` -> ``[{id, started_at, last_seen_at, description}]``.
+* ``credits`` (``meterbase.credits.dashboard_provider``): ``balances(store, env, customer_id)`` ->
+  ``{"balances": [{entitlement, balance, overage, grants, ledger, …}], "wallets": [...]}``.
 
-A new domain (credits, say) adds a section here and its module in the composition root; the
-customer page renders sections in order, so a "Credits" panel is one more provider and template.
+A new domain adds a section here and its module in the composition root; the customer page renders
+sections in order (one more provider and one more ``<section>``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
                 "finalize", "void"),
     "policy": ("entitlements",),
     "sessions": ("live_sessions",),
+    "credits": ("balances",),
 }
 
 
@@ -45,6 +48,7 @@ class Providers:
     billing: Any
     policy: Any
     sessions: Any
+    credits: Any
 
 
 def _load_one(section: str, module: str | ModuleType) -> ModuleType:

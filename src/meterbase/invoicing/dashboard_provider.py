@@ -98,7 +98,7 @@ def get_invoice(store, env: str, invoice_id: str) -> dict | None:
     if inv.voided_at is not None:
         history.append(("void", inv.voided_at, actors.get("invoice.voided")))
     lines = [{**ln, "meter_name": units.get(ln.get("meter_id"), (None, ""))[0],
-              "unit": units.get(ln.get("meter_id"), (None, ""))[1]} for ln in inv.lines]
+              "unit": units.get(ln.get("meter_id"), (None, ln.get("unit") or ""))[1]} for ln in inv.lines]
     return {**inv.__dict__, "lines": lines, "customer": customer, "history": history,
             "products": sorted(set(products.values()))}
 

@@ -15,6 +15,8 @@ followed by the lines of each *line source* of the pricer, in order. A source is
 and ``lines(pricer, sub, period, upto) -> list[InvoiceLine]``. ``SOURCES`` lists the factories of the
 sources every ``Pricer`` gets by default (a domain that adds lines to invoices appends its factory
 there); ``Pricer(conn, sources=[…])`` overrides them.
+The default source is :class:`.line_sources.LineSources`: the customer's policy overage and credits lines
+(prefetched with the rest).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..storage import billing_repo as repo
 from ..storage import meters_repo, usage
 from ..storage.usage_batch import meter_totals_many
 from ..timeutil import from_us, to_us
+from .line_sources import LineSources
 
 ZERO = Decimal(0)
 #: A window needed by at least this many customers is read for every customer in one pass. That
@@ -56,7 +59,7 @@ class LineSource(Protocol):
 
 
 #: Factories of the line sources every ``Pricer`` starts with (in order).
-SOURCES: list[Callable[[], LineSource]] = []
+SOURCES: list[Callable[[], LineSource]] = [LineSources]
 
 
 class Pricer:

@@ -31,6 +31,7 @@ from ..storage.billing_repo import Subscription
 from ..storage.billing_runs import Skip
 from ..storage.outbox import enqueue_many, subscribers
 from ..timeutil import from_us, to_us
+from . import lines_wallet
 
 #: Invoices per write transaction: short enough not to hold SQLite's write lock for long.
 CHUNK = 1000
@@ -111,6 +112,7 @@ def write_invoices(conn, priced: list[tuple[Subscription, InvoiceDraft]], now_us
     done = set(inv_repo.finalize_drafts(conn, {s.id: None if s.created else it.draft for it, s, f in drafts if f},
                                         now_us))
     inv_repo.reprice_drafts(conn, {s.id: it.draft for it, s, f in drafts if not f and not s.created}, now_us)
+    lines_wallet.pay(conn, sorted(done), now_us)  # wallets pay what the finalized invoices ask
     written = [Written(it, s, s.id in done) for it, s in zip(items, stored)]
     _announce(conn, written, now_us)
     return written

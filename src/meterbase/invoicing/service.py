@@ -19,6 +19,7 @@ from ..billing.invoice import InvoiceDraft, crossed_thresholds
 from ..billing.periods import Period, billing_anchor, period_at
 from ..billing.plans import parse_product
 from ..billing.subscriptions import parse_customer, parse_subscription, parse_thresholds
+from ..credits import products as product_credits
 from ..errors import Conflict, NotFound, ValidationError
 from ..pricing import UnbillableQuantity
 from ..storage import audit, meters_repo
@@ -74,6 +75,7 @@ class Billing:
                     raise ValidationError(f"meter {line.meter_id!r} not found", f"meters[{i}].meter_id") from None
                 lines.append(replace(line, description=line.description or meter.spec.name))
             plan = replace(plan, usage=tuple(lines))
+            product_credits.check_plan(conn, env, plan)
             product = repo.insert_product(conn, env, plan, self.store.now(), raw.get("metadata"), raw.get("tax_category"))
             audit.record(conn, env, None, "product.created", product.id, {"name": plan.name}, self.store.now())
             return product
@@ -96,6 +98,7 @@ class Billing:
             start = from_us(data["start_at"])
             data.update(cycle=cycle, anchor_at=to_us(billing_anchor(start, cycle, data.pop("anchor_day"))))
             sub = repo.insert_subscription(conn, env, data, self.store.now())
+            product_credits.sync_subscription(conn, env, sub.id, self.store.now(), created=True)
             audit.record(conn, env, None, "subscription.created", sub.id,
                          {"customer_id": sub.customer_id, "product_id": sub.product_id}, self.store.now())
             return sub
@@ -127,6 +130,7 @@ class Billing:
                 raise Conflict(f"the period containing that instant is already invoiced ({billed})", "effective_at")
             qty = sub.quantity if quantity is None else quantity
             repo.add_segment(conn, sub, to_us(at), product_id, qty, self.store.now())
+            product_credits.sync_subscription(conn, env, sub.id, self.store.now())
             return repo.get_subscription(conn, env, subscription_id)
 
     def cancel(self, env: str, subscription_id: str, at_period_end: bool = True) -> repo.Subscription:
@@ -138,6 +142,7 @@ class Billing:
             if at_period_end:
                 ends = to_us(period_at(sub.start, sub.anchor, sub.cycle, max(now, sub.start)).end)
             repo.set_cancel(conn, sub, at_period_end, ends, self.store.now())
+            product_credits.sync_subscription(conn, env, sub.id, self.store.now())
             return repo.get_subscription(conn, env, subscription_id)
 
     # -- pricing a period -----------------------------------------------------------------------

@@ -5,7 +5,10 @@
 :class:`~meterbase.storage.policy_cache.PolicyCache` while it is provably fresh (exact on SQLite, bounded by
 notification delivery on PostgreSQL; see that module), else with one read transaction that refills it; a repeated
 ``check`` returns its memoised :class:`~.results.Outcome` while the periods it was decided in last. A check is
-the same pure decision as ``allow`` (:mod:`.engine`), prices and spend caps included, without consuming.
+the same pure decision as ``allow`` (:mod:`.engine`), prices and spend caps included, without consuming. With a
+covering balance (:mod:`.covering`) the customer's money is cached beside their counters: dropped by any write
+that changes the balance (the credit ledger announces its writes like policy writes do) and at the balance's
+next expiry or cycle end; such answers are not memoised.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from .state import MEMO_MAX, Resolved, in_window, memo_key, parse_cached, requir
 
 ZERO = Decimal(0)
 _CAP = "\x00cap"  # cache key prefix of a cap's spending: (_CAP, cap, period_start)
+_COVER = ("\x00cover",)  # cache key of the customer's covering balance: (money, valid until µs)
+_MISS = object()
 
 
 class PolicyReads:
@@ -121,17 +126,8 @@ class PolicyReads:
         require_id(customer_id, "customer_id")
         require_id(entitlement, "entitlement")
         now = self.now_us()
-        if self.covering is not None:  # a balance lives in another domain's tables: always ask the database
-            if not io:
-                return None
-            with self.store.read() as conn:
-                state, r = self._load(conn, customer_id, entitlement, now)
-                covering = self._covering(conn, r)
-            _, usage, caps, _ = self._read(None, customer_id, entitlement, now)
-            return self._outcome(r, entitlement, engine.check(r.entitlement, usage.used, amount, caps=caps,
-                                                              covering=covering, billed=usage.overage))
         view = self._cache.view(self.environment)
-        key = memo_key(entitlement, amount)
+        key = memo_key(entitlement, amount) if self.covering is None else None  # a balance's answer is not memoised
         entry = None if view is None or key is None else view.customers.get(customer_id)
         if entry is not None:
             hit = entry.memo.get(key)
@@ -142,19 +138,41 @@ class PolicyReads:
         if state is None:
             return None
         r, usage, caps, entry = state
+        covering = None
+        if self.covering is not None and r.credit is not None:
+            covering = self._cached_cover(view, entry, r, now, io)
+            if covering is _MISS:
+                return None
         outcome = self._outcome(r, entitlement, engine.check(r.entitlement, usage.used, amount, caps=caps,
-                                                               billed=usage.overage))
+                                                               covering=covering, billed=usage.overage))
         if entry is not None and key is not None:
             if len(entry.memo) >= MEMO_MAX:
                 entry.memo.clear()
             entry.memo[key] = (r.policy, r.window, outcome)
         return outcome
 
-    def _covering(self, conn, r: Resolved) -> Decimal | None:
+    def _covering(self, conn, r: Resolved, now: int, for_update: bool = False) -> Decimal | None:
         """Money a covering balance (the credit ledger) holds for this call, or None without a provider."""
         if self.covering is None or r.credit is None:
             return None
-        return self.covering.available(conn, self.environment, r.customer.customer_id, r.credit, r.entitlement.name)
+        return self.covering.available(conn, self.environment, r.customer.customer_id, r.credit, r.entitlement.name,
+                                       now=now, for_update=for_update).money
+
+    def _cached_cover(self, view: View | None, entry, r: Resolved, now: int, io: bool):
+        """The covering money of ``r``'s customer from the cache while it holds (no write since, and before the
+        balance's next expiry or cycle end), else (``io``) read and cached; :data:`_MISS` when it needs I/O."""
+        if entry is not None:
+            hit = entry.counters.get(_COVER)
+            if hit is not None and (hit[1] is None or now < hit[1]):
+                return hit[0]
+        if not io:
+            return _MISS
+        with self.store.read() as conn:
+            cover = self.covering.available(conn, self.environment, r.customer.customer_id, r.credit,
+                                            r.entitlement.name, now=now)
+        if entry is not None and view is not None:  # dropped with the customer when a write changes the balance
+            view.put_counter(entry, _COVER, (cover.money, cover.until))
+        return cover.money
 
     # -- standings ------------------------------------------------------------------------------
     def status(self, customer_id: str, entitlement: str) -> Status:

@@ -296,7 +296,7 @@ class PolicyService(PolicyReads):
         spent = caps_repo.lock_caps(conn, self.environment, cust, {(c.name, p[0]): p[1] for c, p in r.caps}, now)
         caps = tuple(CapState(cap, spent[(cap.name, period[0])]) for cap, period in r.caps)
         decision = engine.allow(ent, counter.used, amount, customer_id=cust, plan=r.plan.name, caps=caps,
-                                covering=self._covering(conn, r), billed=counter.overage)
+                                covering=self._covering(conn, r, now, for_update=True), billed=counter.overage)
         events.extend(decision.events)
         usage_event = None
         if decision.consumed != 0:
@@ -306,7 +306,8 @@ class PolicyService(PolicyReads):
                                                               for (c, p), res in _moved(r, decision)}, now)
             usage_event = self._record_usage(conn, r, entitlement, decision, key, now)
             if decision.covered_price > 0 and self.covering is not None:
-                self.covering.draw(conn, self.environment, cust, credit, entitlement, decision.covered_price, usage_event)
+                self.covering.draw(conn, self.environment, cust, credit, entitlement, decision.covered_price, usage_event,
+                                   now=now)
         return self._outcome(r, entitlement, decision, usage_event), events
 
     def _record_usage(self, conn, r: Resolved, entitlement: str, decision: engine.Decision, key: str | None, now: int) -> str:

@@ -38,6 +38,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..events.model import MAX_ID_LEN
 from ..events.values import decimal_text
 from ..ids import new_id
+from ..credits.covering import LedgerCovering
 from ..policy.service import PolicyService
 from ..units import TIME, UNITS
 from ..storage import sessions_repo as repo
@@ -377,6 +378,6 @@ def reap_all(
     envs = list(environments) if environments is not None else environments_to_reap(store)
     out = []
     for env in envs:
-        svc = SessionService(store, PolicyService(store, environment=env, clock=clock), clock)
+        svc = SessionService(store, PolicyService(store, environment=env, clock=clock, covering=LedgerCovering()), clock)
         out.append(svc.reap(max_idle_seconds, charge_until=charge_until, limit=limit, recover_after=recover_after))
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import bindparam, func, select, update
 
-from ..billing.invoice import InvoiceDraft
+from ..billing.invoice import InvoiceDraft, InvoiceLine
 from ..errors import NotFound
 from ..ids import new_id
 from ..pricing.decimals import text
@@ -61,16 +61,17 @@ _COLUMN_KEYS = frozenset(("kind", "description", "product_id", "meter_id", "peri
 
 
 def _line_rows(invoice_id: str, draft: InvoiceDraft) -> list[dict]:
-    rows = []
-    for pos, ln in enumerate(draft.lines):
-        detail = {k: v for k, v in ln.detail.items() if k not in _COLUMN_KEYS}  # what to_dict() adds to the columns
-        rows.append(dict(
-            invoice_id=invoice_id, position=pos, kind=ln.kind, description=ln.description, product_id=ln.product_id,
-            meter_id=ln.meter_id, start_at=to_us(ln.start), end_at=to_us(ln.end), quantity=ln.quantity,
-            free_units=ln.free_units, billable_units=ln.billable_units, unit_price=ln.unit_price, amount=ln.amount,
-            detail=orjson.dumps(detail).decode(),
-        ))
-    return rows
+    return [_line_row(invoice_id, pos, ln) for pos, ln in enumerate(draft.lines)]
+
+
+def _line_row(invoice_id: str, pos: int, ln: InvoiceLine) -> dict:
+    detail = {k: v for k, v in ln.detail.items() if k not in _COLUMN_KEYS}  # what to_dict() adds to the columns
+    return dict(
+        invoice_id=invoice_id, position=pos, kind=ln.kind, description=ln.description, product_id=ln.product_id,
+        meter_id=ln.meter_id, start_at=to_us(ln.start), end_at=to_us(ln.end), quantity=ln.quantity,
+        free_units=ln.free_units, billable_units=ln.billable_units, unit_price=ln.unit_price, amount=ln.amount,
+        detail=orjson.dumps(detail).decode(),
+    )
 
 
 def _insert_lines(conn, drafts: list[tuple[str, InvoiceDraft]]) -> None:
@@ -196,6 +197,20 @@ def finalize_drafts(conn, drafts: dict[str, InvoiceDraft | None], now_us: int) -
         status=FINALIZED, finalized_at=now_us, updated_at=now_us).returning(ti.c.id)).scalars())
     replace_lines_many(conn, {iid: drafts[iid] for iid in done if drafts[iid] is not None}, now_us)
     return done
+
+
+def invoice_rows(conn, invoice_ids: list[str]) -> list:
+    """The rows of these invoices, without their lines (one query)."""
+    return list(conn.execute(select(ti).where(ti.c.id.in_(sorted(set(invoice_ids)))))) if invoice_ids else []
+
+
+def add_payment_line(conn, invoice_id: str, line: InvoiceLine, now_us: int) -> None:
+    """Append a payment (a negative ``amount``) to a finalized invoice: ``total`` falls by it, ``subtotal`` stays."""
+    position = conn.execute(select(func.coalesce(func.max(tl.c.position), -1)).where(
+        tl.c.invoice_id == invoice_id)).scalar_one() + 1
+    conn.execute(tl.insert().values(**_line_row(invoice_id, position, line)))
+    total = conn.execute(select(ti.c.total).where(ti.c.id == invoice_id)).scalar_one()
+    conn.execute(update(ti).where(ti.c.id == invoice_id).values(total=total + line.amount, updated_at=now_us))
 
 
 def period_statuses(conn, environment: str | None) -> dict[tuple[str, int], str]:

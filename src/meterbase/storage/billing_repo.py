@@ -127,6 +127,7 @@ class Product:
                 "currency": p.currency, "fixed_fee": text(p.fixed_fee.amount),
                 "billing_period": {"interval": p.cycle.unit, "count": p.cycle.count},
                 "meters": p.usage_dicts(), "grace_period_hours": p.grace_period_hours,
+                "credit_entitlements": p.credit_dicts(),
                 "metadata": self.metadata, "archived": self.archived,
                 "environment": self.environment, "created_at": iso_us(self.created_at),
                 "updated_at": iso_us(self.updated_at)}
@@ -134,7 +135,8 @@ class Product:
 
 def _product(row) -> Product:
     plan = plan_from_stored(row.id, row.name, row.currency, row.fixed_fee, row.interval, row.interval_count,
-                            orjson.loads(row.lines), row.description, row.grace_period_hours)
+                            orjson.loads(row.lines), row.description, row.grace_period_hours,
+                            orjson.loads(row.credits) if row.credits else None)
     return Product(row.id, row.environment, plan, row.tax_category, orjson.loads(row.metadata), bool(row.archived),
                    row.created_at, row.updated_at)
 
@@ -147,6 +149,7 @@ def insert_product(conn, environment: str, plan: Plan, now_us: int, metadata: di
         fixed_fee=plan.fixed_fee.amount, interval=plan.cycle.unit, interval_count=plan.cycle.count,
         lines=_json(plan.usage_dicts()), tax_category=tax_category, metadata=_json(metadata), archived=False,
         created_at=now_us, updated_at=now_us, grace_period_hours=plan.grace_period_hours,
+        credits=_json(plan.credit_dicts()) if plan.credits else None,
     ))
     return get_product(conn, environment, pid)
 

@@ -18,11 +18,13 @@ import orjson
 from sqlalchemy import and_, func, select, update
 
 from ..billing.periods import Cycle
+from ..credits.accrual import Accrual
 from ..credits.cycles import Schedule
 from ..credits.entitlement import Entitlement
 from ..credits.ledger import Account, Entry, Grant
 from ..ids import new_id
-from .schema_credits import credit_balances as cb, credit_entitlements as ce, credit_grants as cg, credit_ledger as cl
+from .schema_credits import credit_accruals as ca, credit_balances as cb, credit_entitlements as ce, \
+    credit_grants as cg, credit_ledger as cl
 from .upsert import insert
 
 ZERO = Decimal(0)
@@ -47,6 +49,13 @@ def insert_entitlement(conn, ent: Entitlement) -> None:
 
 def get_entitlement(conn, environment: str, entitlement_id: str) -> Entitlement | None:
     row = conn.execute(select(ce).where(ce.c.environment == environment, ce.c.id == entitlement_id)).first()
+    return _entitlement(row) if row else None
+
+
+def covering_entitlement(conn, environment: str) -> Entitlement | None:
+    """The environment's entitlement whose balances pay for ``allow()``'s usage (the oldest, if several)."""
+    row = conn.execute(select(ce).where(ce.c.environment == environment, ce.c.covers_policy_usage.is_(True),
+                                        ce.c.deleted_at.is_(None)).order_by(ce.c.created_at, ce.c.id).limit(1)).first()
     return _entitlement(row) if row else None
 
 
@@ -89,7 +98,7 @@ class BalanceRow:
         s = orjson.loads(self.schedule)
         credits = s.get("credits_per_cycle")
         return Schedule(s["anchor"], Cycle(s["unit"], s["count"]), None if credits is None else Decimal(credits),
-                        s.get("source_id"))
+                        s.get("source_id"), s.get("starts_at"), s.get("ends_at"))
 
 
 _BALANCE_COLS = [cb.c[f.name] for f in fields(BalanceRow)]
@@ -99,8 +108,11 @@ def _balance_where(environment: str, entitlement_id: str, customer_id: str):
     return and_(cb.c.environment == environment, cb.c.entitlement_id == entitlement_id, cb.c.customer_id == customer_id)
 
 
-def get_balance(conn, environment: str, entitlement_id: str, customer_id: str) -> BalanceRow | None:
-    row = conn.execute(select(*_BALANCE_COLS).where(_balance_where(environment, entitlement_id, customer_id))).first()
+def get_balance(conn, environment: str, entitlement_id: str, customer_id: str, *,
+                for_update: bool = False) -> BalanceRow | None:
+    """The balance row (None: never written); ``for_update`` locks it for the caller's write transaction."""
+    stmt = select(*_BALANCE_COLS).where(_balance_where(environment, entitlement_id, customer_id))
+    row = conn.execute(stmt.with_for_update() if for_update else stmt).first()
     return BalanceRow(*row) if row else None
 
 
@@ -113,6 +125,11 @@ def list_balances(conn, environment: str, entitlement_id: str | None = None, cus
         stmt = stmt.where(cb.c.customer_id == customer_id)
     rows = conn.execute(stmt.order_by(cb.c.created_at, cb.c.id).limit(limit).offset(offset))
     return [BalanceRow(*r) for r in rows]
+
+
+def customers_with_balances(conn, environment: str) -> set[str]:
+    """Customers of ``environment`` with a credit balance (one query, for invoice runs)."""
+    return {r[0] for r in conn.execute(select(cb.c.customer_id).where(cb.c.environment == environment).distinct())}
 
 
 def due_balances(conn, now: int, environment: str | None = None, limit: int = 1000) -> list[BalanceRow]:
@@ -129,8 +146,8 @@ def _grant(row) -> Grant:
                  orjson.loads(row.metadata))
 
 
-def lock_account(conn, environment: str, entitlement_id: str, customer_id: str, now: int) -> tuple[BalanceRow, Account]:
-    """The balance locked for this transaction (created when missing) and its open grants, as an Account."""
+def lock_balance(conn, environment: str, entitlement_id: str, customer_id: str, now: int) -> BalanceRow:
+    """The balance row locked for this transaction (created when missing)."""
     where = _balance_where(environment, entitlement_id, customer_id)
     row = conn.execute(select(*_BALANCE_COLS).where(where).with_for_update()).first()
     if row is None:
@@ -139,7 +156,12 @@ def lock_account(conn, environment: str, entitlement_id: str, customer_id: str, 
             balance=ZERO, overage=ZERO, created_at=now, updated_at=now,
         ).on_conflict_do_nothing(index_elements=["environment", "entitlement_id", "customer_id"]))
         row = conn.execute(select(*_BALANCE_COLS).where(where).with_for_update()).one()
-    bal = BalanceRow(*row)
+    return BalanceRow(*row)
+
+
+def lock_account(conn, environment: str, entitlement_id: str, customer_id: str, now: int) -> tuple[BalanceRow, Account]:
+    """The balance locked for this transaction (created when missing) and its open grants, as an Account."""
+    bal = lock_balance(conn, environment, entitlement_id, customer_id, now)
     return bal, read_account(conn, bal)
 
 
@@ -156,7 +178,7 @@ def _schedule_json(s: Schedule | None) -> str | None:
         return None
     return _json({"anchor": s.anchor, "unit": s.cycle.unit, "count": s.cycle.count,
                   "credits_per_cycle": None if s.credits_per_cycle is None else str(s.credits_per_cycle),
-                  "source_id": s.source_id})
+                  "source_id": s.source_id, "starts_at": s.starts_at, "ends_at": s.ends_at})
 
 
 def save_account(conn, bal: BalanceRow, acct: Account, now: int, fingerprints: dict[str, str] | None = None) -> None:
@@ -271,3 +293,28 @@ def customer_entries(conn, environment: str, customer_id: str, transaction_type:
 
 def count_ledger(conn, balance_id: str) -> int:
     return conn.execute(select(func.count()).select_from(cl).where(cl.c.balance_id == balance_id)).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------- accruals
+
+
+def _accrual_where(environment: str, entitlement_id: str, customer_id: str, source: str):
+    return and_(ca.c.environment == environment, ca.c.entitlement_id == entitlement_id,
+                ca.c.customer_id == customer_id, ca.c.source == source)
+
+
+def get_accrual(conn, environment: str, entitlement_id: str, customer_id: str, source: str) -> Accrual | None:
+    row = conn.execute(select(ca.c.divisor, ca.c.total, ca.c.deducted)
+                       .where(_accrual_where(environment, entitlement_id, customer_id, source))).first()
+    return Accrual(*row) if row else None
+
+
+def save_accrual(conn, environment: str, entitlement_id: str, customer_id: str, source: str, acc: Accrual,
+                 now: int) -> None:
+    """Insert or update one source's accrual (the caller holds the balance's lock)."""
+    values = dict(divisor=acc.divisor, total=acc.total, deducted=acc.deducted, updated_at=now)
+    done = conn.execute(update(ca).where(_accrual_where(environment, entitlement_id, customer_id, source))
+                        .values(**values)).rowcount
+    if not done:
+        conn.execute(ca.insert().values(environment=environment, entitlement_id=entitlement_id,
+                                        customer_id=customer_id, source=source, **values))

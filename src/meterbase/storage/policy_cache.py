@@ -249,6 +249,22 @@ class Changes:
             self.conn.execute(_NOTIFY, {"payload": payload})
 
 
+def announce(conn: Any, environment: str, customer_id: str | None = None) -> None:
+    """Another domain's write changes what a policy decision of ``customer_id`` (None: anyone in the environment)
+    reads — the credit ledger's covering balance: tell every process's cache, in the caller's transaction.
+    PostgreSQL only; SQLite caches already see every commit (``PRAGMA data_version``)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY, {"payload": orjson.dumps(["external", environment, customer_id]).decode()})
+
+
+def forget(store: Any, environment: str, customer_id: str | None = None) -> None:
+    """Drop ``customer_id`` (None: the environment) from ``store``'s cache, if it has one, right after a commit
+    that :func:`announce` d it (this process's reads must not wait for the notification)."""
+    cache = store.__dict__.get("_policy_cache")
+    if cache is not None:
+        cache.invalidate(environment, customer_id)
+
+
 # ---------------------------------------------------------------------------------------------- lifecycle
 
 _ATTACH_LOCK = threading.Lock()

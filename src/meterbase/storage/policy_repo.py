@@ -269,6 +269,21 @@ def counters_between(conn, environment: str, customer_id: str, start: int, end: 
     return [CounterRow(*r) for r in conn.execute(_COUNTERS_BETWEEN, params)]
 
 
+def counters_ending_between(conn, environment: str, customer_id: str, start: int, end: int) -> list[CounterRow]:
+    """Counters of ``customer_id`` whose period ends in ``(start, end]`` with billed overage (invoice lines)."""
+    rows = conn.execute(select(*_COUNTER_COLS).where(
+        pc.c.environment == environment, pc.c.customer_id == customer_id, pc.c.period_end > start,
+        pc.c.period_end <= end).order_by(pc.c.period_end, pc.c.entitlement))
+    return [row for row in (CounterRow(*r) for r in rows) if row.overage or row.overage_price]
+
+
+def customers_with_counters_ending(conn, environment: str, start: int, end: int) -> set[str]:
+    """Customers of ``environment`` with a counter whose period ends in ``(start, end]`` (one query, for runs)."""
+    rows = conn.execute(select(pc.c.customer_id).where(pc.c.environment == environment, pc.c.period_end > start,
+                                                       pc.c.period_end <= end).distinct())
+    return {r[0] for r in rows}
+
+
 # ---------------------------------------------------------------------------------------------- one-trip reads
 
 

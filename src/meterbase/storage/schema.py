@@ -235,6 +235,7 @@ billing_products = Table(
     Column("interval", String(8), nullable=False),
     Column("interval_count", Integer, nullable=False),
     Column("lines", Text, nullable=False),  # JSON: [{"meter_id", "price": {...}, "description"}]
+    Column("credits", Text),  # JSON: credit entitlements the product issues per cycle (billing.credit_links); NULL: none
     Column("tax_category", String(32)),
     Column("metadata", Text, nullable=False),
     Column("archived", Boolean, nullable=False, default=False),

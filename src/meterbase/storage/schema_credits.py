@@ -9,12 +9,20 @@ ledger sums to, locked (``SELECT … FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIA
 change. ``next_event_at`` is the next expiry or cycle end, so reads know when to settle and the sweep
 finds due balances through an index. Ledger and wallet entries carry the client's idempotency key,
 unique per environment (settlement entries use ``sys:…`` keys of their own).
+
+``credit_accruals`` holds, per balance and *source* (``policy``: the money ``allow()`` drew; ``meter:<id>``:
+a meter paid with credits), the exact quantity accrued (``total``, in money or meter units, since ``divisor``
+— money or units per credit — was last set) and the credits deducted for it: a deduction is the whole
+quanta the running total crosses (``credits.accrual``), so nothing finer than the precision is lost.
+
+``credit_feed`` is the durable watermark of metered deductions (``credits.metered``): per environment, the seq
+of the last event whose credits were deducted, advanced in the transaction that deducts them.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, PrimaryKeyConstraint, SmallInteger, String, Table, \
-    Text, UniqueConstraint
+    Text, UniqueConstraint, false
 
 from .schema import SeqType, metadata
 from .types import ExactDecimal
@@ -40,6 +48,7 @@ credit_entitlements = Table(
     Column("overage_limit", ExactDecimal),
     Column("overage_behavior", String(32), nullable=False),
     Column("low_balance_threshold_percent", SmallInteger),
+    Column("covers_policy_usage", Boolean, nullable=False, server_default=false()),  # pays for allow()'s usage
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger),
@@ -158,4 +167,26 @@ wallet_ledger = Table(
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("environment", "idempotency_key", name="uq_wallet_ledger_idempotency"),
     Index("ix_wallet_ledger_env_customer_seq", "environment", "customer_id", "seq"),
+)
+
+credit_accruals = Table(
+    "credit_accruals",
+    metadata,
+    Column("environment", String(16), nullable=False),
+    Column("entitlement_id", String(40), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("source", String(64), nullable=False),  # "policy" | "meter:<meter_id>"
+    Column("divisor", ExactDecimal, nullable=False),  # money (policy) or meter units per credit
+    Column("total", ExactDecimal, nullable=False),  # exact quantity accrued since divisor was set
+    Column("deducted", ExactDecimal, nullable=False),  # credits deducted for this source, all time
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("environment", "entitlement_id", "customer_id", "source", name="pk_credit_accruals"),
+)
+
+credit_feed = Table(
+    "credit_feed",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),  # every event up to it has deducted its credits
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -64,3 +64,12 @@ def list_entries(conn, environment: str, customer_id: str, currency: str | None 
     if currency is not None:
         stmt = stmt.where(wl.c.currency == currency)
     return [_entry(r) for r in conn.execute(stmt.order_by(wl.c.seq.desc()).limit(limit).offset(offset))]
+
+
+def funded(conn, environment: str, customer_ids: list[str]) -> set[tuple[str, str]]:
+    """``(customer_id, currency)`` of the wallets of these customers that hold money (one query)."""
+    if not customer_ids:
+        return set()
+    rows = conn.execute(select(w.c.customer_id, w.c.currency).where(
+        w.c.environment == environment, w.c.customer_id.in_(sorted(set(customer_ids))), w.c.balance > 0))
+    return {(c, cur) for c, cur in rows}

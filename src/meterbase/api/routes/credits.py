@@ -8,7 +8,8 @@
 * ``POST|GET …/grants`` (source type, expiry), ``POST …/adjustments`` (``manual_adjustment``),
   ``PUT|DELETE …/cycle`` (the billing cycle: rollover and overage handling at each end, credits per cycle).
 * ``GET /v1/customers/{id}/credits`` (every balance of a customer), ``GET /v1/customers/{id}/credits/overage``
-  (overage invoiced in a range, priced), ``POST /v1/credits/settle`` (the sweep).
+  (overage invoiced in a range, priced), ``GET /v1/subscriptions/{id}/credits`` (the credits a subscription's
+  product issues or deducts), ``POST /v1/credits/settle`` (the sweep).
 
 Reads of one customer's balances, grants and ledger also accept that customer's portal token.
 """
@@ -29,12 +30,12 @@ from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ..credits_schemas import (
     AdjustmentCreate, CreditBalanceOut, CreditEntitlementCreate, CreditEntitlementOut, CreditEntitlementUpdate,
     CustomerCreditOut, CycleSet, GrantCreate, GrantOut, LedgerEntryCreate, LedgerEntryOut, OverageChargeOut,
-    SettleOut, data_of,
+    SettleOut, SubscriptionCreditItem, data_of,
 )
 from ..deps import instant_param, store
 from ..params import (
     CreditEntitlementId, CustomerFilter, CustomerId, Deleted, EndDate, GrantStatus, Limit, Offset, StartDate,
-    TransactionType,
+    SubscriptionId, TransactionType,
 )
 
 router = APIRouter(prefix="/v1", tags=["credits"])
@@ -208,7 +209,15 @@ def customer_overage(request: Request, customer_id: CustomerId, from_: str = Que
     return {"data": out}
 
 
+@router.get("/subscriptions/{subscription_id}/credits", response_model=data_of(SubscriptionCreditItem,
+                                                                             "SubscriptionCreditList"),
+            summary="The credits a subscription's product issues or deducts, with the customer's balances")
+def subscription_credits(request: Request, subscription_id: SubscriptionId, p: Principal = Depends(principal)):
+    return {"data": credits(request, p).subscription_credits(subscription_id)}
+
+
 @router.post("/credits/settle", response_model=SettleOut,
-             summary="Write every expiry and cycle end due by now (reads settle lazily; this sends their webhooks)")
+             summary="Deduct metered events' credits and write every expiry and cycle end due by now")
 async def settle(request: Request, p: Principal = Depends(writer)):
-    return {"settled": await run_in_threadpool(credits(request, p).settle_due)}
+    settled, events = await run_in_threadpool(credits(request, p).settle_due)
+    return {"settled": settled, "deducted_events": events}

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...billing.dodo import INTERVALS, dodo_price, meter_cart, product_from_dodo
 from ...billing.periods import period_at
+from ...credits import products as product_credits
 from ...errors import NotFound, ValidationError
 from ...ids import new_id
 from ...pricing import Money
@@ -43,9 +44,17 @@ def product_json(request: Request, prod) -> dict:
     return {
         "product_id": prod.id, "business_id": _bid(request), "brand_id": BRAND_ID, "name": prod.plan.name,
         "description": prod.plan.description, "price": dodo_price(prod.plan), "tax_category": prod.tax_category or "saas",
-        "is_recurring": True, "license_key_enabled": False, "metadata": prod.metadata, "credit_entitlements": [],
+        "is_recurring": True, "license_key_enabled": False, "metadata": prod.metadata,
+        "credit_entitlements": _credits(request, prod),
         "entitlements": [], "addons": [], "created_at": iso_us(prod.created_at), "updated_at": iso_us(prod.updated_at),
     }
+
+
+def _credits(request: Request, prod) -> list[dict]:
+    if not prod.plan.credits:
+        return []
+    with billing(request).store.read() as conn:
+        return product_credits.dodo_mappings(conn, prod.environment, prod.id, prod.plan)
 
 
 def product_item_json(request: Request, prod) -> dict:
@@ -90,8 +99,11 @@ def subscription_json(request: Request, sub, full: bool = True) -> dict:
         return {**out, "discounts": [], "product_name": plan.name}
     units = {line.meter_id: b.store.get_meter(sub.environment, line.meter_id).spec.measurement_unit
              for line in plan.usage}
-    return {**out, "addons": [], "brand_id": BRAND_ID, "credit_entitlement_cart": [],
-            "meter_credit_entitlement_cart": [], "meters": meter_cart(plan, units)}
+    names = {line.meter_id: b.store.get_meter(sub.environment, line.meter_id).spec.name for line in plan.usage}
+    with b.store.read() as conn:
+        carts, meter_carts = product_credits.dodo_carts(conn, sub.environment, sub, now, names)
+    return {**out, "addons": [], "brand_id": BRAND_ID, "credit_entitlement_cart": carts,
+            "meter_credit_entitlement_cart": meter_carts, "meters": meter_cart(plan, units)}
 
 
 # -- products --------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 ``POST /credit-entitlements/{id}/undelete``, ``GET /credit-entitlements/{id}/balances[/{customer_id}]``,
 ``POST …/balances/{customer_id}/ledger-entries``, ``GET …/balances/{customer_id}/ledger`` (also answered at
 ``GET …/ledger-entries``),
-``GET …/balances/{customer_id}/grants``, ``GET /customers/{customer_id}/credit-entitlements``.
+``GET …/balances/{customer_id}/grants``, ``GET /customers/{customer_id}/credit-entitlements``,
+``GET /subscriptions/{subscription_id}/credit-usage``.
 
 Prices are minor units of the currency (``price_per_unit: "1"`` = one cent per credit) and ``overage_limit``
 an integer, as Dodo has them; the native routes (``/v1``) use major units. Lists take 0-based
@@ -29,12 +30,13 @@ from ...pricing.decimals import text, to_decimal
 from ..auth import Principal, principal, writer
 from ..credits_schemas import (
     DodoCreditEntitlement, DodoCreditEntitlementCreate, DodoCreditEntitlementUpdate, DodoCreditLedgerEntry,
-    DodoCustomerCreditBalance, DodoLedgerEntryCreated, CustomerCreditItem, GrantOut, LedgerEntryCreate, items_of,
+    DodoCustomerCreditBalance, DodoLedgerEntryCreated, CustomerCreditItem, GrantOut, LedgerEntryCreate,
+    SubscriptionCreditUsage, items_of,
 )
 from ..deps import instant_param, store
 from ..params import (
     CreditEntitlementId, CustomerFilter, CustomerId, Deleted, EndDate, GrantStatus, Locale, PageNumber, PageSize,
-    StartDate, TransactionType,
+    StartDate, SubscriptionId, TransactionType,
 )
 
 router = APIRouter(tags=["dodo-compatible"])
@@ -159,3 +161,9 @@ def customer_credit_entitlements(request: Request, customer_id: CustomerId, p: P
                        "overage": b.dodo()["overage"], "unit": e.unit, "description": e.description}
                       for e, b in found]}
 
+
+
+@router.get("/subscriptions/{subscription_id}/credit-usage", response_model=SubscriptionCreditUsage,
+            summary="Credit usage of a subscription (Dodo's subscriptions.retrieve_credit_usage)")
+def subscription_credit_usage(request: Request, subscription_id: SubscriptionId, p: Principal = Depends(principal)):
+    return {"items": _svc(request, p).subscription_credits(subscription_id), "subscription_id": subscription_id}

@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import NotFound, ValidationError
 from ...events.validate import check_text
 from ...policy.results import text as decimal_text
+from ...credits.covering import LedgerCovering
 from ...policy.service import PolicyService
 from ...timeutil import from_us, parse_instant
 from ..auth import Principal, customer_reader, own_customer, principal, writer
@@ -57,7 +58,8 @@ def policy_service(app, environment: str) -> PolicyService:
         app.state.policy_services = services
         svc = services.get(environment)
         if svc is None:
-            svc = services[environment] = PolicyService(app.state.store, environment=environment)
+            svc = services[environment] = PolicyService(app.state.store, environment=environment,
+                                                        covering=LedgerCovering(app.state.settings.business_id))
         return svc
 
 

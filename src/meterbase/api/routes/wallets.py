@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ...credits.wallet_service import WalletService
 from ..auth import Principal, customer_reader, own_customer, principal, writer
-from ..credits_schemas import CustomerWalletOut, WalletEntryCreate, WalletListOut, WalletTransactionOut, data_of, items_of
+from ..credits_schemas import data_of, items_of
+from ..wallet_schemas import CustomerWalletOut, WalletEntryCreate, WalletListOut, WalletTransactionOut
 from ..deps import store
 from ..params import Currency, CustomerId, Limit, Offset, PageNumber, PageSize
 
