@@ -18,6 +18,7 @@ from collections import Counter
 import orjson
 from sqlalchemy import event as sa_event
 
+from . import floor
 from .common import ENV, fresh_database, temp_dir
 from .data import METERS, HttpBodyFactory
 
@@ -48,6 +49,7 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
     factory = HttpBodyFactory("phase", seed=11)
     bodies = [factory.body()[0] for _ in range(batches)]
     with temp_dir() as tmp, fresh_database(backend, tmp) as url:
+        floor_eps = floor.measure(backend, bodies, tmp, url)
         store = open_store(url, migrate_schema=True)
         try:
             for spec in METERS if meters else ():
@@ -71,7 +73,9 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
                 acc["validate"] += t1 - t0
                 total += time.perf_counter() - t1
             acc["rest of transaction (commit)"] = total - acc["events insert"] - acc["rollup fold"] - acc["rollup write"]
-            out = {"backend": backend, "batches": batches, "ms per batch": {p: 1e3 * acc[p] / batches for p in PHASES}}
+            eps = batches * 1000 / (acc["validate"] + total)
+            out = {"backend": backend, "batches": batches, "ms per batch": {p: 1e3 * acc[p] / batches for p in PHASES},
+                   "floor events/s": floor_eps, "meterbase events/s": eps, "ratio": eps / floor_eps}
             if wal is not None:
                 out["WAL bytes per event"] = (os.path.getsize(wal) - wal_start) / (batches * 1000)
             return out
@@ -94,6 +98,8 @@ def main(argv=None) -> None:
     for phase, ms in r["ms per batch"].items():
         print(f"  {phase:<30} {ms:7.1f} ms")
     print(f"  {'total':<30} {sum(r['ms per batch'].values()):7.1f} ms per 1000 events")
+    print(f"  floor {r['floor events/s']:,.0f} events/s, meterbase {r['meterbase events/s']:,.0f} events/s: "
+          f"ratio {r['ratio']:.2f}")
     if "WAL bytes per event" in r:
         print(f"  WAL written per event: {r['WAL bytes per event']:,.0f} bytes")
 
