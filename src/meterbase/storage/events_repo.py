@@ -1,33 +1,19 @@
-"""Event persistence: idempotent batch insert (duplicates vs conflicts), lookup and listing."""
+"""Event persistence: idempotent batch insert (duplicates vs conflicts), lookup, listing and the seq-ordered
+reads of the fold (the unfolded tail, chunks after a watermark, feeds such as credit deductions)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import orjson
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, text
 
+from ..eventstore import IngestResult, StoredEvent
 from ..events.model import Event
 from .schema import events as t
-from . import sequences
+from . import dialect, sequences
 from .upsert import execute_many, insert
 
-
-@dataclass
-class IngestResult:
-    ingested: int = 0
-    duplicates: list[str] = field(default_factory=list)  # same id, same content: ignored
-    conflicts: list[str] = field(default_factory=list)  # same id, different content: ignored, reported
-    new_events: list[tuple[int, Event]] = field(default_factory=list)  # (seq, event) actually stored
-
-    def to_dict(self) -> dict:
-        return {
-            "ingested_count": self.ingested,
-            "duplicate_count": len(self.duplicates),
-            "duplicates": self.duplicates,
-            "conflict_count": len(self.conflicts),
-            "conflicts": self.conflicts,
-        }
+__all__ = ["IngestResult", "insert_events", "get_event", "list_events", "count_events", "scan", "scan_by_seq",
+           "scan_tail", "events_after", "latest_seq"]
 
 
 def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> IngestResult:
@@ -58,9 +44,12 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
         for seq, ev in zip(seqs, first.values())  # seq follows submission order ("last" breaks ties by it)
     ]
     rows.sort(key=lambda r: r["event_id"])  # insert in one lock order: concurrent batches never deadlock
-    execute_many(conn, "events_insert", lambda: insert(conn, t).on_conflict_do_nothing(
-        index_elements=["environment", "event_id"]), rows)
-    inserted = _stored(conn, environment, seqs)
+    res = execute_many(conn, "events_insert", lambda: insert(conn, t).on_conflict_do_nothing(
+        index_elements=["environment", "event_id"]), rows, arrays=True)
+    if res is not None and res.rowcount == len(rows):  # every row was new: nothing to read back
+        inserted = {r["event_id"]: r["seq"] for r in rows}
+    else:
+        inserted = _stored(conn, environment, seqs)
     result.ingested = len(inserted)
     result.new_events = sorted(((seq, first[eid]) for eid, seq in inserted.items()), key=lambda p: p[0])
     replayed = [eid for eid in first if eid not in inserted]
@@ -164,8 +153,6 @@ def list_events(
 
 
 def count_events(conn, environment: str) -> int:
-    from sqlalchemy import func
-
     return conn.execute(select(func.count()).select_from(t).where(t.c.environment == environment)).scalar_one()
 
 
@@ -178,7 +165,8 @@ def scan(conn, environment: str, event_name: str, start: int, end: int, customer
         yield seq, cust, ts, loads(meta)
 
 
-def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: int) -> list[tuple]:
+def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: int,
+                upto: int | None = None) -> list[tuple]:
     """One chunk of ``(seq, customer_id, ts, metadata_dict)`` in storage order, after ``after_seq``."""
     q = (
         select(t.c.seq, t.c.customer_id, t.c.ts, t.c.metadata)
@@ -186,4 +174,42 @@ def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: 
         .order_by(t.c.seq)
         .limit(limit)
     )
+    if upto is not None:
+        q = q.where(t.c.seq <= upto)
     return [(seq, cust, ts, orjson.loads(meta)) for seq, cust, ts, meta in conn.execute(q)]
+
+
+def scan_tail(conn, environment: str, event_name: str | None, after_seq: int, customer_id: str | None = None):
+    """Yield ``(seq, customer_id, event_name, ts, metadata_dict)`` of the events after ``after_seq`` (the unfolded
+    tail) in seq order, read through the seq order itself: its cost follows the tail, not the events stored."""
+    conds = ["seq > :after", "environment = :env"]
+    params: dict = {"after": after_seq, "env": environment}
+    if event_name is not None:
+        conds.append("event_name = :name")
+        params["name"] = event_name
+    if customer_id is not None:
+        conds.append("customer_id = :cust")
+        params["cust"] = customer_id
+    sql = (f"SELECT seq, customer_id, event_name, ts, metadata FROM events{dialect.seq_range_hint(conn)} "
+           f"WHERE {' AND '.join(conds)} ORDER BY seq")
+    loads = orjson.loads
+    for seq, cust, name, ts, meta in conn.execute(text(sql).execution_options(yield_per=5000), params):
+        yield seq, cust, name, ts, loads(meta)
+
+
+def events_after(conn, environment: str, after: int, upto: int, names: list[str] | None, limit: int,
+                 customer_id: str | None = None) -> list[StoredEvent]:
+    """Events with ``after < seq <= upto`` (of ``names``; all when ``None``), in seq order, at most ``limit``."""
+    stmt = select(t.c.seq, t.c.event_id, t.c.customer_id, t.c.event_name, t.c.ts, t.c.metadata).where(
+        t.c.environment == environment, t.c.seq > after, t.c.seq <= upto)
+    if names is not None:
+        stmt = stmt.where(t.c.event_name.in_(sorted(names)))
+    if customer_id is not None:
+        stmt = stmt.where(t.c.customer_id == customer_id)
+    rows = conn.execute(stmt.order_by(t.c.seq).limit(limit))
+    return [StoredEvent(seq, eid, cust, name, ts, orjson.loads(meta)) for seq, eid, cust, name, ts, meta in rows]
+
+
+def latest_seq(conn, environment: str) -> int:
+    """The largest seq stored in ``environment`` (0 when none)."""
+    return conn.execute(select(func.coalesce(func.max(t.c.seq), 0)).where(t.c.environment == environment)).scalar_one()
