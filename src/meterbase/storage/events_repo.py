@@ -45,7 +45,7 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
     ]
     rows.sort(key=lambda r: r["event_id"])  # insert in one lock order: concurrent batches never deadlock
     res = execute_many(conn, "events_insert", lambda: insert(conn, t).on_conflict_do_nothing(
-        index_elements=["environment", "event_id"]), rows, arrays=True)
+        index_elements=["environment", "event_id"]), rows)  # executemany: measured faster than arrays here
     if res is not None and res.rowcount == len(rows):  # every row was new: nothing to read back
         inserted = {r["event_id"]: r["seq"] for r in rows}
     else:
