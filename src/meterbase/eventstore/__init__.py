@@ -31,7 +31,7 @@ the connection of the policy counter's transaction: the counter update and the e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 from ..events.model import Event
 from ..meters.aggregate import Partial
@@ -90,6 +90,10 @@ class EventStore(Protocol):
     def events_after(self, conn: Any, environment: str, after: int, upto: int, names: list[str], limit: int,
                      customer_id: str | None = None) -> list[StoredEvent]:
         """Events with ``after < seq <= upto`` of some names, in seq order (feeds such as credit deductions)."""
+
+    def tail(self, conn: Any, environment: str, after: int, event_name: str | None = None,
+             customer_id: str | None = None) -> Iterator[tuple[int, str, str, int, dict]]:
+        """``(seq, customer_id, event_name, ts, metadata)`` of the events after ``after`` (the unfolded tail), in seq order."""
 
     def latest_seq(self, conn: Any, environment: str) -> int:
         """The largest stored seq (a cheap "anything new?"; on PostgreSQL smaller seqs may still be in flight)."""

@@ -45,6 +45,9 @@ class SqlEventStore:
                      customer_id: str | None = None) -> list[StoredEvent]:
         return events_repo.events_after(conn, environment, after, upto, names, limit, customer_id)
 
+    def tail(self, conn, environment: str, after: int, event_name: str | None = None, customer_id: str | None = None):
+        return events_repo.scan_tail(conn, environment, event_name, after, customer_id)
+
     def latest_seq(self, conn, environment: str) -> int:
         return events_repo.latest_seq(conn, environment)
 
