@@ -78,6 +78,7 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
                 total += time.perf_counter() - t1
             acc["rest of transaction (commit)"] = total - acc["events insert"]
             eps = batches * 1000 / (acc["validate"] + total)
+            wal_bytes = os.path.getsize(wal) - wal_start if wal is not None else None
             t0 = time.perf_counter()
             store.fold()
             acc["rest of fold"] = time.perf_counter() - t0 - acc["rollup fold"] - acc["rollup write"]
@@ -85,7 +86,7 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
                    "fold ms per batch": {p: 1e3 * acc[p] / batches for p in FOLD_PHASES},
                    "floor events/s": floor_eps, "meterbase events/s": eps, "ratio": eps / floor_eps}
             if wal is not None:
-                out["WAL bytes per event"] = (os.path.getsize(wal) - wal_start) / (batches * 1000)
+                out["WAL bytes per event"] = wal_bytes / (batches * 1000)
             return out
         finally:
             store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import and_, bindparam, func, or_, select, text
 
+from ..errors import ValidationError
 from ..eventstore import IngestResult, StoredEvent
 from ..events.model import Event
 from .schema import events as t
@@ -116,6 +117,11 @@ def _filters(environment, customer_id, event_name, start, end):
     return conds
 
 
+#: Events a filtered listing (``GET /v1/events?meter_id=``) may read for one page: the meter's filter runs
+#: on each event's metadata, so a filter that matches rarely must not scan a whole event name per request.
+SCAN_BUDGET = 100_000
+
+
 def list_events(
     conn,
     environment: str,
@@ -128,8 +134,13 @@ def list_events(
     limit: int = 100,
     predicate=None,
     offset: int = 0,
+    scan_budget: int | None = None,
 ) -> list[dict]:
-    """Newest first, keyset-paginated on ``(ts, seq)``; ``predicate`` filters metadata in Python."""
+    """Newest first, keyset-paginated on ``(ts, seq)``; ``predicate`` filters metadata in Python.
+
+    With a ``predicate``, at most ``scan_budget`` (default :data:`SCAN_BUDGET`) events are read for the page;
+    past it the listing is refused with a 422 that names the bound and how to narrow the query.
+    """
     conds = _filters(environment, customer_id, event_name, start, end)
     if after is not None:
         ts, seq = after
@@ -138,8 +149,15 @@ def list_events(
     if predicate is None:
         return [row_to_dict(r) for r in conn.execute(q.offset(offset).limit(limit))]
     out: list[dict] = []
-    skipped = 0
-    for r in conn.execute(q.execution_options(yield_per=1000)):
+    skipped = scanned = 0
+    budget = SCAN_BUDGET if scan_budget is None else scan_budget
+    for r in conn.execute(q.execution_options(yield_per=1000).limit(budget + 1)):
+        scanned += 1
+        if scanned > budget:
+            raise ValidationError(
+                f"the meter's filter matched {len(out) + skipped} of the {budget:,} most recent '{event_name}' events "
+                f"this page may scan (scan budget: {budget:,} events per page); narrow the listing with from/to or "
+                "customer_id", "meter_id")
         d = row_to_dict(r)
         if not predicate(d["metadata"]):
             continue
