@@ -7,8 +7,9 @@ index), one durable transaction per body, one thread:
 * SQLite: WAL, ``synchronous=FULL``, ``INSERT OR IGNORE`` through ``executemany``;
 * PostgreSQL: ``executemany … ON CONFLICT DO NOTHING`` (psycopg 3 pipelines it).
 
-No validation, no deduplication report, no rollups: a ceiling no metering engine reaches, measured in
-the same run as meterbase so the ratio between the two is what a noisy machine cannot fake.
+No validation, no deduplication report, no rollups: a ceiling no metering engine reaches. The ingest
+benchmarks interleave it with meterbase body by body (``bench.ingest_phases``), so both see the same
+machine load and the ratio between them is what a noisy machine cannot fake.
 """
 
 from __future__ import annotations
@@ -30,50 +31,65 @@ def _rows(body: bytes) -> list[tuple]:
             for e in orjson.loads(body)["events"]]
 
 
-def sqlite_floor(bodies: list[bytes], path: Path) -> float:
-    """Events per second of the SQLite floor over ``bodies`` (a new database file at ``path``)."""
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+class SqliteFloor:
+    """The SQLite floor in a database file of its own: ``write(body)`` stores one body in one durable transaction."""
+
+    def __init__(self, path: Path):
+        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
         for ddl in _DDL:
-            conn.execute(ddl)
-        n = 0
-        t0 = time.perf_counter()
-        for body in bodies:
-            rows = _rows(body)
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR IGNORE INTO floor_events VALUES (?, ?, ?, ?, ?)", rows)
-            conn.execute("COMMIT")
-            n += len(rows)
-        return n / (time.perf_counter() - t0)
-    finally:
-        conn.close()
+            self.conn.execute(ddl)
+
+    def write(self, body: bytes) -> int:
+        rows = _rows(body)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.executemany("INSERT OR IGNORE INTO floor_events VALUES (?, ?, ?, ?, ?)", rows)
+        self.conn.execute("COMMIT")
+        return len(rows)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def postgresql_floor(bodies: list[bytes], url: str) -> float:
-    """Events per second of the PostgreSQL floor over ``bodies`` (tables created in the database at ``url``)."""
-    import psycopg
+class PostgresFloor:
+    """The PostgreSQL floor in a table of its own in the database at ``url`` (dropped by :meth:`close`)."""
 
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        with conn.transaction():
+    def __init__(self, url: str):
+        import psycopg
+
+        self.conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        with self.conn.transaction():
             for ddl in _DDL:
-                conn.execute(ddl)
-        n = 0
-        t0 = time.perf_counter()
-        for body in bodies:
-            rows = _rows(body)
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany("INSERT INTO floor_events VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
-            n += len(rows)
-        elapsed = time.perf_counter() - t0
-        with conn.transaction():
-            conn.execute("DROP TABLE floor_events")
-        return n / elapsed
+                self.conn.execute(ddl)
+
+    def write(self, body: bytes) -> int:
+        rows = _rows(body)
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany("INSERT INTO floor_events VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+        return len(rows)
+
+    def close(self) -> None:
+        with self.conn.transaction():
+            self.conn.execute("DROP TABLE floor_events")
+        self.conn.close()
+
+
+def open_floor(backend: str, tmp: Path, url: str | None = None):
+    """The floor on ``backend``; PostgreSQL needs ``url`` (a database the caller owns)."""
+    if backend == "sqlite":
+        return SqliteFloor(tmp / f"floor-{time.monotonic_ns()}.db")
+    return PostgresFloor(url)
 
 
 def measure(backend: str, bodies: list[bytes], tmp: Path, url: str | None = None) -> float:
-    """The floor on ``backend``; PostgreSQL needs ``url`` (an empty database the caller drops)."""
-    if backend == "sqlite":
-        return sqlite_floor(bodies, tmp / f"floor-{time.monotonic_ns()}.db")
-    return postgresql_floor(bodies, url)
+    """Events per second of the floor over ``bodies`` alone."""
+    floor = open_floor(backend, tmp, url)
+    try:
+        n = 0
+        t0 = time.perf_counter()
+        for body in bodies:
+            n += floor.write(body)
+        return n / (time.perf_counter() - t0)
+    finally:
+        floor.close()
