@@ -11,8 +11,8 @@ differs between the backends (and a third backend knows what it must provide):
   SQLite the one write lock (``BEGIN IMMEDIATE`` + ``WriterLock``) already serialises every writer and
   reads are snapshots, so these are no-ops;
 * ``lock_timeout`` — bound a PostgreSQL transaction's lock waits;
-* ``seq_range_hint`` — make SQLite read the unfolded tail (``seq > watermark``) through the rowid, not
-  an index over all events;
+* ``seq_range_from`` — read the unfolded tail (``seq > watermark``) through the seq order, not an index
+  over all events, whatever the planner's statistics;
 * ``decimal_param`` — how an exact decimal is handed to the driver;
 * ``placeholder`` — the driver's positional parameter marker.
 """
@@ -85,9 +85,14 @@ def lock_timeout(conn, ms: int) -> None:
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(ms)}ms'")
 
 
-def seq_range_hint(conn) -> str:
-    """Text after ``FROM events`` that makes a ``seq > :after`` scan use the seq order (the rowid on SQLite)."""
-    return "" if is_postgresql(conn) else " NOT INDEXED"
+def seq_range_from(conn) -> tuple[str, str]:
+    """``(FROM source, condition)`` selecting the events with ``seq > :after`` through the seq order whatever
+    the planner's statistics say (the unfolded tail must cost what the tail holds, not what the environment
+    holds): SQLite reads the rowid range (``NOT INDEXED``); PostgreSQL a subquery on the primary key fenced
+    with ``OFFSET 0`` (never flattened into the outer filters, which could pick an environment index)."""
+    if is_postgresql(conn):
+        return "(SELECT * FROM events WHERE seq > :after OFFSET 0) AS events", "TRUE"
+    return "events NOT INDEXED", "seq > :after"
 
 
 def decimal_param(conn):

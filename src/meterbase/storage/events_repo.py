@@ -4,14 +4,13 @@ reads of the fold (the unfolded tail, chunks after a watermark, feeds such as cr
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import and_, bindparam, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 
 from ..errors import ValidationError
 from ..eventstore import IngestResult, StoredEvent
 from ..events.model import Event
 from .schema import events as t
 from . import dialect, sequences
-from .upsert import execute_many, insert
 
 __all__ = ["IngestResult", "insert_events", "get_event", "list_events", "count_events", "scan", "scan_by_seq",
            "scan_tail", "events_after", "latest_seq"]
@@ -30,36 +29,22 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
     if not first:
         return result
     seqs = sequences.allocate(conn, len(first))
-    rows = [
-        {
-            "seq": seq,
-            "environment": environment,
-            "event_id": ev.event_id,
-            "customer_id": ev.customer_id,
-            "event_name": ev.event_name,
-            "ts": ev.ts_us,
-            "metadata": orjson.dumps(ev.metadata).decode(),
-            "fingerprint": ev.fingerprint,
-            "ingested_at": now_us,
-        }
-        for seq, ev in zip(seqs, first.values())  # seq follows submission order ("last" breaks ties by it)
-    ]
-    rows.sort(key=lambda r: r["event_id"])  # insert in one lock order: concurrent batches never deadlock
-    res = execute_many(conn, "events_insert", lambda: insert(conn, t).on_conflict_do_nothing(
-        index_elements=["environment", "event_id"]), rows)  # executemany: measured faster than arrays here
-    if res is not None and res.rowcount == len(rows):  # every row was new: nothing to read back
-        inserted = {r["event_id"]: r["seq"] for r in rows}
+    dumps = orjson.dumps
+    # straight to the driver as tuples: no per-row dict or bind processing (the hot path of ingest)
+    rows = [(seq, environment, ev.event_id, ev.customer_id, ev.event_name, ev.ts_us, dumps(ev.metadata).decode(),
+             ev.fingerprint, now_us)
+            for seq, ev in zip(seqs, first.values())]  # seq follows submission order ("last" breaks ties by it)
+    rows.sort(key=_by_event_id)  # insert in one lock order: concurrent batches never deadlock
+    res = conn.exec_driver_sql(_insert_sql(conn), rows)
+    if res.rowcount == len(rows):  # every row was new: nothing to read back
+        inserted = {r[2]: r[0] for r in rows}
     else:
         inserted = _stored(conn, environment, seqs)
     result.ingested = len(inserted)
     result.new_events = sorted(((seq, first[eid]) for eid, seq in inserted.items()), key=lambda p: p[0])
     replayed = [eid for eid in first if eid not in inserted]
     if replayed:
-        existing = dict(
-            conn.execute(
-                select(t.c.event_id, t.c.fingerprint).where(t.c.environment == environment, t.c.event_id.in_(replayed))
-            ).all()
-        )
+        existing = _fingerprints(conn, environment, replayed)
         for eid in replayed:
             (result.duplicates if existing.get(eid) == first[eid].fingerprint else result.conflicts).append(eid)
     else:
@@ -79,12 +64,40 @@ def _stored(conn, environment: str, seqs: list[int]) -> dict[str, int]:
     hence the membership test).
     """
     mine = set(seqs)
-    rows = conn.execute(_BY_SEQ_RANGE, {"lo": seqs[0], "hi": seqs[-1], "env": environment})
+    p = dialect.placeholder(conn)
+    # by the seq range alone (the primary key / rowid): no plan may prefer an index over the environment
+    rows = conn.exec_driver_sql(f"SELECT seq, event_id FROM events WHERE seq >= {p} AND seq <= {p}",
+                                (seqs[0], seqs[-1])).fetchall()
     return {event_id: seq for seq, event_id in rows if seq in mine}
 
 
-_BY_SEQ_RANGE = select(t.c.seq, t.c.event_id).where(t.c.seq >= bindparam("lo"), t.c.seq <= bindparam("hi"),
-                                                    t.c.environment == bindparam("env"))
+def _fingerprints(conn, environment: str, event_ids: list[str]) -> dict[str, str]:
+    """``event_id -> fingerprint`` of the stored events among ``event_ids`` (through the unique index)."""
+    p = dialect.placeholder(conn)
+    if dialect.is_postgresql(conn):
+        # one unique-index probe per id, whatever the table's statistics (a fresh table's generic plan would
+        # otherwise scan the environment's entries of another index)
+        sql, params = (f"SELECT x.event_id, x.fingerprint FROM unnest({p}::text[]) AS u(id) CROSS JOIN LATERAL "
+                       f"(SELECT e.event_id, e.fingerprint FROM events e WHERE e.environment = {p} AND e.event_id = u.id "
+                       "LIMIT 1) AS x"), (event_ids, environment)
+    else:
+        sql = (f"SELECT event_id, fingerprint FROM events INDEXED BY uq_events_env_event_id WHERE environment = {p} "
+               f"AND event_id IN ({', '.join(p for _ in event_ids)})")
+        params = (environment, *event_ids)
+    return dict(conn.exec_driver_sql(sql, params).fetchall())
+
+
+def _by_event_id(row: tuple) -> str:
+    return row[2]
+
+
+_COLUMNS = ("seq", "environment", "event_id", "customer_id", "event_name", "ts", "metadata", "fingerprint", "ingested_at")
+
+
+def _insert_sql(conn) -> str:
+    p = dialect.placeholder(conn)
+    return (f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(p for _ in _COLUMNS)}) "
+            "ON CONFLICT (environment, event_id) DO NOTHING")
 
 
 def row_to_dict(row) -> dict:
@@ -200,7 +213,7 @@ def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: 
 def scan_tail(conn, environment: str, event_name: str | None, after_seq: int, customer_id: str | None = None):
     """Yield ``(seq, customer_id, event_name, ts, metadata_dict)`` of the events after ``after_seq`` (the unfolded
     tail) in seq order, read through the seq order itself: its cost follows the tail, not the events stored."""
-    conds = ["seq > :after", "environment = :env"]
+    conds = ["environment = :env"]
     params: dict = {"after": after_seq, "env": environment}
     if event_name is not None:
         conds.append("event_name = :name")
@@ -208,8 +221,8 @@ def scan_tail(conn, environment: str, event_name: str | None, after_seq: int, cu
     if customer_id is not None:
         conds.append("customer_id = :cust")
         params["cust"] = customer_id
-    sql = (f"SELECT seq, customer_id, event_name, ts, metadata FROM events{dialect.seq_range_hint(conn)} "
-           f"WHERE {' AND '.join(conds)} ORDER BY seq")
+    source, cond = dialect.seq_range_from(conn)
+    sql = f"SELECT seq, customer_id, event_name, ts, metadata FROM {source} WHERE {cond} AND {' AND '.join(conds)} ORDER BY seq"
     loads = orjson.loads
     for seq, cust, name, ts, meta in conn.execute(text(sql).execution_options(yield_per=5000), params):
         yield seq, cust, name, ts, loads(meta)
@@ -217,14 +230,22 @@ def scan_tail(conn, environment: str, event_name: str | None, after_seq: int, cu
 
 def events_after(conn, environment: str, after: int, upto: int, names: list[str] | None, limit: int,
                  customer_id: str | None = None) -> list[StoredEvent]:
-    """Events with ``after < seq <= upto`` (of ``names``; all when ``None``), in seq order, at most ``limit``."""
-    stmt = select(t.c.seq, t.c.event_id, t.c.customer_id, t.c.event_name, t.c.ts, t.c.metadata).where(
-        t.c.environment == environment, t.c.seq > after, t.c.seq <= upto)
+    """Events with ``after < seq <= upto`` (of ``names``; all when ``None``), in seq order, at most ``limit``,
+    read through the seq order (see :func:`.dialect.seq_range_from`)."""
+    conds = ["seq <= :upto", "environment = :env"]
+    params: dict = {"after": after, "upto": upto, "env": environment, "limit": limit}
     if names is not None:
-        stmt = stmt.where(t.c.event_name.in_(sorted(names)))
+        if not names:
+            return []
+        conds.append(f"event_name IN ({', '.join(f':n{i}' for i in range(len(names)))})")
+        params.update({f"n{i}": n for i, n in enumerate(sorted(names))})
     if customer_id is not None:
-        stmt = stmt.where(t.c.customer_id == customer_id)
-    rows = conn.execute(stmt.order_by(t.c.seq).limit(limit))
+        conds.append("customer_id = :cust")
+        params["cust"] = customer_id
+    source, cond = dialect.seq_range_from(conn)
+    sql = (f"SELECT seq, event_id, customer_id, event_name, ts, metadata FROM {source} WHERE {cond} AND "
+           f"{' AND '.join(conds)} ORDER BY seq LIMIT :limit")
+    rows = conn.execute(text(sql), params)
     return [StoredEvent(seq, eid, cust, name, ts, orjson.loads(meta)) for seq, eid, cust, name, ts, meta in rows]
 
 
