@@ -81,7 +81,7 @@ def _fingerprints(conn, environment: str, event_ids: list[str]) -> dict[str, str
                        f"(SELECT e.event_id, e.fingerprint FROM events e WHERE e.environment = {p} AND e.event_id = u.id "
                        "LIMIT 1) AS x"), (event_ids, environment)
     else:
-        sql = (f"SELECT event_id, fingerprint FROM events INDEXED BY uq_events_env_event_id WHERE environment = {p} "
+        sql = (f"SELECT event_id, fingerprint FROM events WHERE environment = {p} "
                f"AND event_id IN ({', '.join(p for _ in event_ids)})")
         params = (environment, *event_ids)
     return dict(conn.exec_driver_sql(sql, params).fetchall())
