@@ -17,7 +17,7 @@ from ..events.validate import validate_batch
 from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
 from ..eventstore import IngestResult
-from . import fold, keys_repo, locks, meters_repo, migrate, usage
+from . import dialect, fold, keys_repo, locks, meters_repo, migrate, usage
 from .engine import is_sqlite, make_engines
 from .group_commit import GroupCommitter
 from .retry import retry_transaction
@@ -61,7 +61,7 @@ class Store:
         server starting. ``True`` always migrates; ``False`` only checks.
         """
         if migrate_schema is None:
-            migrate_schema = self.write_engine.dialect.name == "sqlite"
+            migrate_schema = dialect.name(self.write_engine) == dialect.SQLITE
         if migrate_schema:
             migrate.upgrade(self.write_engine)
         else:
