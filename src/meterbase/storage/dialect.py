@@ -48,10 +48,11 @@ def allocate_seqs(conn, events_table: Table, n: int) -> list[int]:
     if n == 0:
         return []
     if is_postgresql(conn):
-        rows = conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, :n)"), {"n": n}
-        )
-        return sorted(v for (v,) in rows)
+        # one row holding an array: a thousand seqs cost one small answer, not a thousand rows
+        (values,) = conn.exec_driver_sql(
+            "SELECT array_agg(v ORDER BY v) FROM (SELECT nextval(pg_get_serial_sequence('events', 'seq')) AS v "
+            "FROM generate_series(1, %(n)s)) AS s", {"n": n}).one()
+        return list(values)
     # SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so MAX(seq) cannot move under us
     base = conn.execute(select(func.coalesce(func.max(events_table.c.seq), 0))).scalar_one()
     return list(range(base + 1, base + n + 1))
