@@ -37,8 +37,9 @@ from .schema_eventstore import event_fold as tf
 log = logging.getLogger("meterbase.fold")
 
 #: Events per fold transaction: large enough to amortise the upserts, small enough that the write lock
-#: (SQLite) or the fold lock (PostgreSQL usage reads) is held for a fraction of a second.
-CHUNK = 20_000
+#: (SQLite) or the fold lock (PostgreSQL usage reads) is held for a fraction of a second (≈ 45 ms per
+#: 1000 events on the benchmark machine).
+CHUNK = 10_000
 #: How long a PostgreSQL folder waits for the fold lock (usage reads, a meter's backfill) before it
 #: gives the round up and tries again later.
 LOCK_TIMEOUT_MS = 2_000
@@ -108,6 +109,8 @@ def fold(store, environment: str | None = None, max_events: int = CHUNK) -> int:
     """
     with store.read() as conn:
         envs = [environment] if environment else environments(conn)
+        # nothing after the watermark: no write lock, no advisory lock (an idle folder only reads)
+        envs = [env for env in envs if events_repo.latest_seq(conn, env) > watermark(conn, env)]
     total = 0
     for env in envs:
         upto = high_water(store, env)
