@@ -8,6 +8,7 @@ session's active mode only (``test_mode`` / ``live_mode``), exactly as that key 
 from __future__ import annotations
 
 import base64
+import math
 import mimetypes
 from urllib.parse import quote, urlencode
 
@@ -85,7 +86,20 @@ async def login(request: Request):
     form = await read_form(request)
     nxt = _safe_next(form.get("next"))
     token = form.get("api_key", "").strip()
+    # failed logins are charged to the client's address in the API's failed-authentication limiter
+    # (api/ratelimit.py, MB_AUTH_FAILURE_BURST / _RPS): once its bucket is empty, 429 before any lookup
+    failures = getattr(request.app.state, "auth_failures", None)
+    address = request.client.host if request.client else "unknown"
+    wait = failures.acquire(address, take=False) if failures is not None and token else None
+    if wait is not None:
+        retry = max(1, math.ceil(wait))
+        resp = render(request, "login.html", read_session(request), 429, next=nxt, want_mode=None, active="login",
+                      error=f"Too many failed logins from your address; try again in {retry} s.")
+        resp.headers["Retry-After"] = str(retry)
+        return resp
     key = request.app.state.store.find_key(token) if token else None  # the same lookup as api/auth.py
+    if key is None and token and failures is not None:
+        failures.acquire(address)
     if not same_origin(request) or key is None:
         error = "That API key is not valid (or was revoked)." if token else "Paste an API key to log in."
         if not same_origin(request):  # e.g. a proxy that rewrites Host: it must keep the public Host header
