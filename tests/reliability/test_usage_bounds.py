@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from meterbase.api import create_app
 from meterbase.cli.main import app as cli
 from meterbase.config import Settings
+from meterbase.sdk.client import Meterbase, MeterbaseAPIError
 from meterbase.usage_limits import MAX_USAGE_CELLS, UsageTooLarge, bounded_usage
 
 FROM, TO13, TO14 = "2025-01-01T00:00:00Z", "2025-01-14T00:00:00Z", "2025-01-15T00:00:00Z"
@@ -124,6 +125,13 @@ def test_sparse_answers_omit_empty_windows_and_keep_the_totals(store):
         assert s["windows"] == [w for w in d["windows"] if w["value"] != "0"]
         assert [w["start"] for w in s["windows"]] == ["2025-01-01T00:30:00Z", "2025-01-01T01:30:00Z"]
     assert len(str(sparse)) * 1000 < len(str(dense))
+    sdk = Meterbase(token, "http://testserver", transport=api._transport)  # the Python SDK asks the same
+    assert sdk.usage(meter, start=FROM, end=TO13, window="minute", sparse=True) == sparse
+    with pytest.raises(MeterbaseAPIError) as exc:
+        sdk.usage(meter, start=FROM, end=TO13, window="minute")  # 3 × 18,720 = 56,160 cells: allowed by default
+        Meterbase(token, "http://testserver", transport=client(store, token, max_usage_cells=50_000)._transport) \
+            .usage(meter, start=FROM, end=TO13, window="minute", sparse=True)
+    assert exc.value.status == 422 and exc.value.body["code"] == "usage_too_large" and exc.value.field == "window"
 
 
 def test_dashboard_and_cli_are_bounded_too(store, monkeypatch):
