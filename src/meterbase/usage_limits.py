@@ -50,11 +50,11 @@ def bounded_usage(store, environment: str, meter_id: str, start: int, end: int, 
     :class:`UsageTooLarge`). ``max_cells <= 0`` turns the bound off."""
     if group_by and len(group_by) > MAX_GROUP_KEYS:
         raise ValidationError(f"group by at most {MAX_GROUP_KEYS} metadata keys", "group_by")
-    nwin = len(windows(start, end, window, tz))  # validates window, tz and the range first
     if max_cells > 0:
-        cap = max_cells // nwin + 1  # this many rows already exceed the bound
         with store.read() as conn:
-            meter = meters_repo.get_meter(conn, environment, meter_id)
+            meter = meters_repo.get_meter(conn, environment, meter_id)  # 404 first, as store.usage
+            nwin = len(windows(start, end, window, tz))  # then window, tz and the range (422)
+            cap = max_cells // nwin + 1  # this many rows already exceed the bound
             if group_by:
                 rows = usage_bounds.count_groups(conn, meter, start, end, customer_id, group_by, cap)
                 at_least = rows >= cap
