@@ -119,7 +119,8 @@ class UsageRow(BaseModel):
     value: Optional[str] = Field(description="The meter's value over the whole range (exact decimal text).")
     events: int
     rejected: int = Field(description="Events counted whose value was missing or not a number.")
-    windows: list[UsageWindow]
+    windows: list[UsageWindow] = Field(description="Every window of the range in order; with sparse=true only "
+                                                   "the windows in which an event counted.")
 
 
 class UsageOut(BaseModel):
@@ -130,6 +131,7 @@ class UsageOut(BaseModel):
     to: str
     window: str
     tz: str
+    sparse: bool = Field(description="true: windows without events are omitted from each row's windows.")
     data: list[UsageRow]
 
 
@@ -191,7 +193,8 @@ class ErrorBody(BaseModel):
     """Every error: a machine-readable code, a message for people, and the offending field (or null)."""
 
     code: str = Field(description="e.g. validation_error, invalid_json, unauthorized, forbidden, not_found, "
-                                  "conflict, payload_too_large, rate_limited")
+                                  "conflict, request_timeout, payload_too_large, usage_too_large, "
+                                  "unbillable_quantity, rate_limited")
     message: str
     field: Optional[str] = Field(None, description="Dotted path of the offending input, e.g. events[3].timestamp.")
 

@@ -125,9 +125,9 @@ class Meterbase:
 
     def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
               end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
-              group_by: list[str] | None = None) -> dict:
+              group_by: list[str] | None = None, sparse: bool = False) -> dict:
         params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
-                  "group_by": ",".join(group_by) if group_by else None}
+                  "group_by": ",".join(group_by) if group_by else None, "sparse": "true" if sparse else None}
         return self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
 
     # -- live sessions ------------------------------------------------------------------------
@@ -220,9 +220,9 @@ class AsyncMeterbase:
 
     async def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
                     end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
-                    group_by: list[str] | None = None) -> dict:
+                    group_by: list[str] | None = None, sparse: bool = False) -> dict:
         params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
-                  "group_by": ",".join(group_by) if group_by else None}
+                  "group_by": ",".join(group_by) if group_by else None, "sparse": "true" if sparse else None}
         return await self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
 
     # -- live sessions ------------------------------------------------------------------------
