@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from meterbase.errors import NotFound, ValidationError
-from meterbase.policy import CreditTier as Tier, Interval, Policy, PolicyError, load_policy
+from meterbase.periods import Interval
+from meterbase.policy import CreditTier as Tier, Policy, PolicyError, load_policy
 
 
 def test_seed_file_keeps_every_comment(seed_text: str) -> None:

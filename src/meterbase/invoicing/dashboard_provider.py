@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from ..billing.grace import grace_hours
 from ..errors import NotFound, ValidationError
 from ..formatting import describe_price
-from ..policy.periods import add_months
+from ..periods import add_months
 from ..storage import audit
 from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from ..billing.invoice import InvoiceDraft
 from ..billing.periods import Period, period_at
-from ..policy.periods import add_months
+from ..periods import add_months
 from ..pricing import UnbillableQuantity
 from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo

@@ -12,8 +12,6 @@ The durable service on top (use cases, storage) is :class:`~.service.PolicyServi
 the grant-ledger hook :mod:`.covering`; batch jobs :mod:`.jobs`; dashboard rows :mod:`.dashboard_provider`.
 """
 
-from ..periods import Interval, add_months, current_period, parse_interval, period_index, period_start
-from ..units import Quantity, convert, parse_duration, parse_quantity
 from .caps import CapResult, CapState
 from .document import Credit, CreditTier, Entitlement, Limit, Policy, PolicyError, PolicyPlan, SpendCap, load_policy
 from .engine import Decision, allow, check, limit, overage_between, remaining, remaining_percent, value
@@ -26,9 +24,7 @@ from .pricing import band, price_of, quantity_for, total_price
 __all__ = [
     "CAP_LIMIT", "CAP_THRESHOLD_CROSSED", "LIMIT_REACHED", "METER_CHANGED", "METER_OVERAGE", "RESET",
     "CapLimit", "CapResult", "CapState", "CapThresholdCrossed", "Credit", "CreditTier", "Decision", "Entitlement",
-    "Interval", "Limit", "LimitReached", "MeterChanged", "MeterOverage", "Policy", "PolicyError", "PolicyEvent",
-    "PolicyPlan", "Quantity", "Reset", "SpendCap", "add_months", "allow", "band", "check", "convert",
-    "current_period", "limit", "load_policy", "overage_between", "parse_duration", "parse_interval",
-    "parse_quantity", "period_index", "period_start", "price_of", "quantity_for", "remaining", "remaining_percent",
-    "total_price", "value",
+    "Limit", "LimitReached", "MeterChanged", "MeterOverage", "Policy", "PolicyError", "PolicyEvent", "PolicyPlan",
+    "Reset", "SpendCap", "allow", "band", "check", "limit", "load_policy", "overage_between", "price_of",
+    "quantity_for", "remaining", "remaining_percent", "total_price", "value",
 ]
