@@ -1,13 +1,14 @@
-"""Policy core (pure, no I/O): Limitr-style credits, plans, entitlements, limits and spend caps, and decisions.
+"""Policy (check / allow): Limitr-style plans, credits, entitlements, limits and spend caps, and decisions.
 
-Load a document with :func:`load_policy` (:mod:`.document` is the model, :mod:`.reader` the parser), resolve a
-customer's entitlement with ``policy.entitlement(plan, name)`` and ask :func:`check` / :func:`allow` /
-:func:`remaining` / :func:`value` / :func:`limit` given the usage already recorded this period. :mod:`.pricing`
-prices a credit's units with Limitr's curves (``flat``, ``tiered``, ``volume``, ``stairstep``) from the
-customer's position; :mod:`.caps` applies spend caps; :mod:`.events` describes the handler events. Periods and
-unit strings are shared with billing and sessions: :mod:`meterbase.periods`, :mod:`meterbase.units`.
+The pure rules (no I/O): load a document with :func:`load_policy` (:mod:`.document` is the model, :mod:`.reader`
+the parser), resolve a customer's entitlement with ``policy.entitlement(plan, name)`` and ask :func:`check` /
+:func:`allow` / :func:`remaining` / :func:`value` / :func:`limit` given the usage already recorded this period
+(:mod:`.engine`, state resolved by :mod:`.state`). :mod:`.pricing` prices a credit's units with Limitr's curves
+(``flat``, ``tiered``, ``volume``, ``stairstep``) from the customer's position; :mod:`.caps` applies spend caps;
+:mod:`.overage` turns soft-limit overage into invoice lines; :mod:`.events` describes the handler events. Periods
+and unit strings are shared with billing and sessions: :mod:`meterbase.periods`, :mod:`meterbase.units`.
 
-The durable service on top (use cases, storage) is :class:`~.service.PolicyService` (its read side in
+The durable use cases on top (through storage) are :class:`~.service.PolicyService` (its read side in
 :mod:`.reads`, answers in :mod:`.results`), the invoice lines of soft-limit overage :func:`.billing.overage_lines`,
 the grant-ledger hook :mod:`.covering`; batch jobs :mod:`.jobs`; dashboard rows :mod:`.dashboard_provider`.
 """
