@@ -60,3 +60,22 @@ def test_the_readme_tree_lists_every_folder():
     tree = section.split("```", 2)[1]
     listed = set(re.findall(r"^\s{2}(\w+)/", tree, re.M))
     assert set(folders()) - listed == set(), "the README's 'How it works' tree misses folders"
+
+
+#: Names defined twice on purpose, each with why. ``IngestResult``: one meaning at two layers, the ingest
+#: outcome the store returns (``storage/events_repo.py``) and its wire shape in ``/openapi.json``
+#: (``api/schemas.py``, whose ``to_dict`` it is).
+ALLOWED_TWICE = {"IngestResult"}
+
+
+def test_no_two_top_level_classes_share_a_name():
+    """One name, one meaning: ``Plan``, ``Tier``, ``Customer``… are not defined twice in different packages."""
+    where: dict[str, list[str]] = {}
+    for path in source_files():
+        if path.suffix != ".py":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(str(path.relative_to(SRC)))
+    twice = {name: paths for name, paths in where.items() if len(paths) > 1 and name not in ALLOWED_TWICE}
+    assert not twice, f"classes defined more than once: {twice}"

@@ -11,7 +11,7 @@ policy engine's covering balance); :mod:`.dashboard_provider` and :mod:`.demo` f
 ``meterbase demo``. SQL lives in ``storage/credits_repo.py`` and ``storage/wallets_repo.py``.
 """
 
-from .entitlement import OVERAGE_BEHAVIORS, Entitlement
+from .entitlement import OVERAGE_BEHAVIORS, CreditEntitlement
 from .ledger import TRANSACTION_TYPES, InsufficientCredits
 
-__all__ = ["OVERAGE_BEHAVIORS", "TRANSACTION_TYPES", "Entitlement", "InsufficientCredits"]
+__all__ = ["OVERAGE_BEHAVIORS", "TRANSACTION_TYPES", "CreditEntitlement", "InsufficientCredits"]
