@@ -115,3 +115,10 @@ def test_storage_reaches_no_surface(name, path):
 def test_nothing_below_the_surfaces_imports_them(name, path):
     bad = sorted(m for m in imports(path) if _within(m, SURFACES))
     assert not bad, f"{name} imports the surface(s) {bad}"
+
+
+@pytest.mark.parametrize("name,path", [(n, p) for n, p in modules() if not _within(n, STORAGE)], ids=lambda v: str(v))
+def test_sql_lives_only_in_storage(name, path):
+    """Outside storage, SQLAlchemy appears only as the exceptions a caller may catch (``sqlalchemy.exc``)."""
+    bad = sorted(m for m in imports(path) if _within(m, ("sqlalchemy",)) and not _within(m, ("sqlalchemy.exc",)))
+    assert not bad, f"{name} uses SQLAlchemy {bad}: move the SQL into a storage repository"
