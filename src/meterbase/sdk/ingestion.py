@@ -22,6 +22,10 @@ Delivery rules:
 
 ``environment`` exists for parity with Dodo's ``Ingestion``: in meterbase the API key decides the
 environment, so the value is only checked against the key's ``mb_test_`` / ``mb_live_`` prefix.
+
+This module holds the thread client and re-exports the rest: the queue, validation and delivery
+outcomes both clients share are in :mod:`.ingestion_base`, the asyncio client in :mod:`.ingestion_async`,
+the exit and SIGTERM hooks in :mod:`.shutdown`.
 """
 
 from __future__ import annotations
