@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
 from ..errors import NotFound, ValidationError
+from ..meters.aggregations import REGISTRY
 from ..meters.model import NUMERIC_AGGREGATIONS
 from ..storage import dashboard_queries as q
 from ..storage.keys_repo import ENVIRONMENTS
@@ -165,7 +166,8 @@ def meters_page(request: Request, archived: bool = False, s: UiSession = Depends
     meters = store.list_meters(env, archived, 1000)
     with store.read() as conn:
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US)
-    return render(request, "meters.html", s, active="meters", meters=meters, stats=stats, archived=archived)
+    return render(request, "meters.html", s, active="meters", meters=meters, stats=stats, archived=archived,
+                  aggregations=list(REGISTRY.values()))
 
 
 def _usage_params(request: Request) -> dict:

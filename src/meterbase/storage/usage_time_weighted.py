@@ -1,0 +1,110 @@
+"""Usage of ``time_weighted`` meters, read from raw events (the meter keeps no rollup rows).
+
+For each customer (and metadata group) the level at the range's start comes from the events before it
+-- ``gauge``: the latest matching event with a numeric value, found by walking back from the start
+through the ``(environment, customer_id, event_name, ts)`` index in chunks; ``delta``: the sum of
+every earlier event -- and each window's integral from the events inside it, carried window to window.
+Reading raw events is exact and sees late and out-of-order events wherever their timestamps put them.
+The math is ``meters.aggregations.time_weighted``; this module only fetches the points.
+
+Cost: one scan of the range's events, plus the walk back for one customer's gauge; a ``delta`` meter,
+a query over all customers, or a ``group_by`` reads every earlier event of the event name (the opening
+level of each customer or group needs them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import orjson
+from sqlalchemy import and_, or_, select
+
+from ..events.values import to_decimal, to_text
+from ..meters.aggregate import Partial
+from ..meters.aggregations.time_weighted import integrate, opening_level
+from ..meters.model import Meter
+from . import events_repo
+from .schema import events as ev
+
+#: Earliest instant scanned for opening levels (events carry timestamps well after it).
+EPOCH_MIN = -(2**62)
+WALK_CHUNK = 500
+
+SeriesKey = tuple[str, tuple | None]
+
+
+def _point(meter: Meter, meta: dict, ts: int, seq: int):
+    d = to_decimal(meta.get(meter.key))
+    return None if d is None else (ts, seq, d)
+
+
+def _gkey(meta: dict, keys: tuple) -> tuple | None:
+    return tuple(to_text(meta[k]) if k in meta else None for k in keys) if keys else None
+
+
+def _last_before(conn, meter: Meter, customer_id: str, start: int):
+    """The latest matching numeric point of one customer before ``start`` (walking back by ``(ts, seq)``)."""
+    cursor = None
+    while True:
+        conds = [ev.c.environment == meter.environment, ev.c.customer_id == customer_id,
+                 ev.c.event_name == meter.event_name, ev.c.ts < start]
+        if cursor is not None:
+            conds.append(or_(ev.c.ts < cursor[0], and_(ev.c.ts == cursor[0], ev.c.seq < cursor[1])))
+        q = (select(ev.c.seq, ev.c.ts, ev.c.metadata).where(*conds)
+             .order_by(ev.c.ts.desc(), ev.c.seq.desc()).limit(WALK_CHUNK))
+        rows = conn.execute(q).all()
+        for seq, ts, meta in rows:
+            meta = orjson.loads(meta)
+            if meter.predicate(meta):
+                pt = _point(meter, meta, ts, seq)
+                if pt is not None:
+                    return pt
+        if len(rows) < WALK_CHUNK:
+            return None
+        cursor = (rows[-1][1], rows[-1][0])
+
+
+def aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: str | None,
+              group_by: list[str] | None) -> dict[SeriesKey, list[Partial]]:
+    """Per ``(customer, group)``: one :class:`Partial` per window of ``bounds`` (consecutive windows)."""
+    mode, per = meter.params.get("mode", "gauge"), meter.params.get("per", "hour")
+    keys = tuple(group_by or ())
+    start, end = bounds[0][0], bounds[-1][1]
+    before: dict[SeriesKey, list] = defaultdict(list)
+    inside: dict[SeriesKey, list] = defaultdict(list)
+    counts: dict[SeriesKey, list] = defaultdict(list)  # (ts, rejected?) of every matching event inside
+    if mode == "gauge" and customer_id is not None and not keys:
+        pt = _last_before(conn, meter, customer_id, start)
+        before[(customer_id, None)] = [pt] if pt else []
+    else:
+        for seq, cust, ts, meta in events_repo.scan(conn, meter.environment, meter.event_name, EPOCH_MIN, start,
+                                                    customer_id):
+            if meter.predicate(meta):
+                pt = _point(meter, meta, ts, seq)
+                if pt is not None:
+                    before[(cust, _gkey(meta, keys))].append(pt)
+    for seq, cust, ts, meta in events_repo.scan(conn, meter.environment, meter.event_name, start, end, customer_id):
+        if not meter.predicate(meta):
+            continue
+        k = (cust, _gkey(meta, keys))
+        pt = _point(meter, meta, ts, seq)
+        counts[k].append((ts, pt is None))
+        if pt is not None:
+            inside[k].append(pt)
+    out: dict[SeriesKey, list[Partial]] = {}
+    for k in set(before) | set(inside) | set(counts):
+        level = opening_level(before.get(k, ()), mode)
+        pts = sorted(inside.get(k, ()), key=lambda p: (p[0], p[1]))
+        evs = counts.get(k, ())
+        parts, i = [], 0
+        for ws, we in bounds:
+            j = i
+            while j < len(pts) and pts[j][0] < we:
+                j += 1
+            integral, level = integrate(level, pts[i:j], ws, we, mode)
+            i = j
+            in_win = [rej for ts, rej in evs if ws <= ts < we]
+            parts.append(Partial(events=len(in_win), n=in_win.count(False), rejected=sum(in_win),
+                                 tw=integral, tw_per=per))
+        out[k] = parts
+    return out
