@@ -36,6 +36,7 @@ MODES = ("gauge", "delta")
 #: ``per`` units, in microseconds.
 PER_US = {"second": 1_000_000, "minute": 60_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 Point = tuple[int, int, Decimal]  # (ts_us, seq, value) of a matching event with a numeric value
 
@@ -69,8 +70,9 @@ def integrate(opening: Decimal, inside: Iterable[Point], start: int, end: int, m
 
 
 def per_unit(integral: Decimal, per: str) -> Decimal:
-    """The meter value: the integral (value·µs) divided by ``per``."""
-    return quotient(integral, PER_US[per])
+    """The meter value: the integral (value·µs) divided by ``per`` (trailing zeros dropped: 3870, not 3870.000…)."""
+    q = quotient(integral, PER_US[per])
+    return q.quantize(ONE, context=EXACT) if q == q.to_integral_value() else q.normalize(EXACT)
 
 
 def _read(partial) -> Decimal:

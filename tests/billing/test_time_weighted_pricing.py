@@ -1,0 +1,78 @@
+"""A month of storage priced exactly from a handful of gauge events (the README's example), with every
+price model, over the HTTP API on every backend; plus the meter's API, CLI and dashboard surfaces."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+UTC = timezone.utc
+
+#: The README example: GB stored by cus_store (gauge: each event sets the level).
+README_EVENTS = [
+    (datetime(2024, 12, 20, tzinfo=UTC), 5),  # before the period: carries into January
+    (datetime(2025, 1, 10, tzinfo=UTC), 10),
+    (datetime(2025, 1, 20, 12, tzinfo=UTC), "2.5"),
+    (datetime(2025, 1, 25, tzinfo=UTC), 0),
+    (datetime(2025, 2, 3, tzinfo=UTC), 100),  # after the period: not January's
+]
+# 5 GB × 216 h + 10 GB × 252 h + 2.5 GB × 108 h + 0 GB × 168 h = 1080 + 2520 + 270 = 3870 GB-hours
+JANUARY_GB_HOURS = "3870"
+
+
+def _storage(api, agg: dict | None = None) -> str:
+    body = {"name": "Storage held", "event_name": "storage.snapshot", "measurement_unit": "GB-hours",
+            "aggregation": agg or {"type": "time_weighted", "key": "gb", "mode": "gauge", "per": "hour"}}
+    return api.ok("POST", "/v1/meters", 201, json=body)["id"]
+
+
+def _send(api, customer: str, events) -> None:
+    for when, gb in events:
+        api.events(customer, "storage.snapshot", when, metadata={"gb": gb})
+
+
+@pytest.mark.parametrize("price, total", [
+    ({"model": "per_unit", "unit_price": "0.01"}, "38.70"),
+    ({"model": "per_unit", "unit_price": "0.01", "free_threshold": "1000"}, "28.70"),
+    ({"model": "graduated", "tiers": [{"up_to": 1000, "unit_price": "0.02"}, {"up_to": None, "unit_price": "0.01"}]},
+     "48.70"),
+    ({"model": "volume", "tiers": [{"up_to": 1000, "unit_price": "0.02"}, {"up_to": None, "unit_price": "0.01"}]},
+     "38.70"),
+])
+def test_a_month_of_storage_is_priced_exactly(api, price, total):
+    meter = _storage(api)
+    api.customer("cus_store")
+    product = api.product([{"meter_id": meter, "price": price}])
+    sub = api.subscribe("cus_store", product, start="2025-01-01T00:00:00Z")
+    _send(api, "cus_store", reversed(README_EVENTS))  # out of order: placed by timestamp
+    inv = api.ok("GET", f"/v1/subscriptions/{sub}/upcoming-invoice", params={"at": "2025-01-31T00:00:00Z"})
+    line = next(ln for ln in inv["lines"] if ln.get("meter_id") == meter)
+    assert line["quantity"] == JANUARY_GB_HOURS
+    assert inv["total"] == total
+
+
+def test_usage_api_one_event_bills_the_whole_month_and_late_events_count(api):
+    meter = _storage(api, {"type": "time_weighted", "key": "gb", "mode": "delta", "per": "day"})
+    api.events("cus_a", "storage.snapshot", datetime(2025, 1, 1, tzinfo=UTC), metadata={"gb": 3})
+    q = {"from": "2025-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z", "window": "month", "customer_id": "cus_a"}
+    got = api.ok("GET", f"/v1/meters/{meter}/usage", params=q)
+    assert got["data"][0]["value"] == "93"  # 3 GB × 31 days, from one event on the 1st
+    api.events("cus_a", "storage.snapshot", datetime(2025, 1, 16, tzinfo=UTC), metadata={"gb": -1})  # late, delta
+    got = api.ok("GET", f"/v1/meters/{meter}/usage", params={**q, "window": "day"})
+    days = [w["value"] for w in got["data"][0]["windows"]]
+    assert days[:15] == ["3"] * 15 and days[15:] == ["2"] * 16 and got["data"][0]["value"] == "77"
+    everyone = api.ok("GET", f"/v1/meters/{meter}/usage", params={k: v for k, v in q.items() if k != "customer_id"})
+    assert [(r["customer_id"], r["value"]) for r in everyone["data"]] == [("cus_a", "77")]
+
+
+def test_meter_surfaces_show_the_parameters(api):
+    meter = _storage(api)
+    got = api.ok("GET", f"/v1/meters/{meter}")
+    assert got["aggregation"] == {"type": "time_weighted", "key": "gb", "mode": "gauge", "per": "hour"}
+    bad = api.c.post("/v1/meters", json={"name": "x", "event_name": "e", "aggregation": {
+        "type": "time_weighted", "key": "gb", "mode": "level"}})
+    assert bad.status_code == 422
+    bad = api.c.post("/v1/meters", json={"name": "x", "event_name": "e", "aggregation": {
+        "type": "sum", "key": "gb", "per": "hour"}})
+    assert bad.status_code == 422 and "per" in bad.text
