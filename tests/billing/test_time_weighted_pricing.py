@@ -76,3 +76,30 @@ def test_meter_surfaces_show_the_parameters(api):
     bad = api.c.post("/v1/meters", json={"name": "x", "event_name": "e", "aggregation": {
         "type": "sum", "key": "gb", "per": "hour"}})
     assert bad.status_code == 422 and "per" in bad.text
+
+
+def test_dashboard_meter_page_shows_a_time_weighted_meter(api, monkeypatch):
+    from meterbase.dashboard.views import rejection_reason
+
+    meter = _storage(api)
+    api.events("cus_d", "storage.snapshot", datetime.now(UTC), metadata={"gb": 4})
+    api.events("cus_d", "storage.snapshot", datetime.now(UTC), metadata={"gb": "lots"})
+    m = api.store.get_meter("test_mode", meter)
+    assert rejection_reason(m, {"gb": "lots"}) == "'gb' is not a number"
+    monkeypatch.setenv("MB_SECRET_KEY", "unit-test-secret-" + "x" * 32)
+    from fastapi.testclient import TestClient
+
+    from meterbase.api import create_app
+    from meterbase.config import Settings
+
+    key, _ = api.store.create_key("ui", "test_mode")
+    c = TestClient(create_app(api.store, Settings(database_url=api.store.url)), base_url="http://testserver",
+                   follow_redirects=False)
+    c.post("/ui/login", data={"api_key": key, "next": "/ui"})
+    html = c.get(f"/ui/meters/{meter}").text
+    assert "Time-weighted" in html and "mode gauge, per hour" in html and "cus_d" in html
+    assert "1 rejected values" in html
+    listing = c.get("/ui/meters").text
+    assert "Time-weighted" in listing
+    doc = c.get(f"/ui/api/meters/{meter}/usage", params={"window": "hour", "range": "24h"}).json()
+    assert doc["chart"]["series"][0]["events"] == 2

@@ -21,10 +21,11 @@ from sqlalchemy import and_, or_, select
 
 from ..events.values import to_decimal, to_text
 from ..meters.aggregate import Partial
+from ..meters.aggregations import REGISTRY
 from ..meters.aggregations.time_weighted import integrate, opening_level
 from ..meters.model import Meter
 from . import events_repo
-from .schema import events as ev
+from .schema import events as ev, meters as mt
 
 #: Earliest instant scanned for opening levels (events carry timestamps well after it).
 EPOCH_MIN = -(2**62)
@@ -108,3 +109,42 @@ def aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: st
                                  tw=integral, tw_per=per))
         out[k] = parts
     return out
+
+
+def _raw_meters(conn, environment: str, meter_id: str | None = None) -> list[Meter]:
+    """This environment's meters that keep no rollups (their dashboard figures come from raw events)."""
+    from . import meters_repo  # (import here: meters_repo is a sibling, and this module is imported by usage)
+
+    names = [a.name for a in REGISTRY.values() if not a.rolled_up]
+    q = select(mt.c.id).where(mt.c.environment == environment, mt.c.aggregation.in_(names))
+    if meter_id is not None:
+        q = q.where(mt.c.id == meter_id)
+    return [meters_repo.get_meter(conn, environment, mid) for (mid,) in conn.execute(q)]
+
+
+def dashboard_stats(conn, environment: str, start: int, end: int | None) -> dict[str, tuple[int, int, int]]:
+    """``meter_id -> (events counted, rejected values, customers)`` in ``[start, end)`` for meters without
+    rollups, from their raw events (the dashboard's 30-day figures)."""
+    out = {}
+    for meter in _raw_meters(conn, environment):
+        events = rejected = 0
+        customers = set()
+        for _, cust, _, meta in events_repo.scan(conn, environment, meter.event_name, start,
+                                                 end if end is not None else 2**62, None):
+            if meter.predicate(meta):
+                events += 1
+                rejected += _point(meter, meta, 0, 0) is None
+                customers.add(cust)
+        if events:
+            out[meter.id] = (events, rejected, len(customers))
+    return out
+
+
+def dashboard_customers(conn, environment: str | None, meter_id: str, limit: int) -> list[str] | None:
+    """Customers with events of a meter without rollups (None when ``meter_id`` keeps rollups)."""
+    row = conn.execute(select(mt.c.environment, mt.c.event_name, mt.c.aggregation).where(mt.c.id == meter_id)).first()
+    if row is None or REGISTRY.get(row.aggregation) is None or REGISTRY[row.aggregation].rolled_up:
+        return None
+    q = (select(ev.c.customer_id).where(ev.c.environment == row.environment, ev.c.event_name == row.event_name)
+         .group_by(ev.c.customer_id).order_by(ev.c.customer_id).limit(limit))
+    return [c for (c,) in conn.execute(q)]
