@@ -4,6 +4,7 @@ price model, over the HTTP API on every backend; plus the meter's API, CLI and d
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal as D
 
 import pytest
 
@@ -103,3 +104,26 @@ def test_dashboard_meter_page_shows_a_time_weighted_meter(api, monkeypatch):
     assert "Time-weighted" in listing
     doc = c.get(f"/ui/api/meters/{meter}/usage", params={"window": "hour", "range": "24h"}).json()
     assert doc["chart"]["series"][0]["events"] == 2
+
+
+def test_many_customers_paths_equal_one_customer_at_a_time(api):
+    """What an invoice run uses for many subscriptions (``meter_totals``, ``meter_totals_many``) equals
+    ``meter_total`` per customer and window."""
+    from meterbase.storage import usage
+    from meterbase.storage.usage_batch import meter_totals_many
+    from meterbase.timeutil import to_us
+
+    meter_id = _storage(api, {"type": "time_weighted", "key": "gb", "mode": "delta", "per": "minute"})
+    _send(api, "cus_1", README_EVENTS)
+    _send(api, "cus_2", README_EVENTS[1:3])
+    jan, feb = to_us(datetime(2025, 1, 1, tzinfo=UTC)), to_us(datetime(2025, 2, 1, tzinfo=UTC))
+    mid = to_us(datetime(2025, 1, 15, 7, 30, 0, 123456, tzinfo=UTC))
+    with api.store.read() as conn:
+        meter = api.store.get_meter("test_mode", meter_id)
+        one = {c: usage.meter_total(conn, meter, jan, feb, c).value("time_weighted") for c in ("cus_1", "cus_2")}
+        every = {c: p.value("time_weighted") for c, p in usage.meter_totals(conn, meter, jan, feb).items()}
+        wins = [("cus_1", jan, mid), ("cus_1", mid, feb), ("cus_2", jan, mid), ("cus_3", jan, feb)]
+        many = [p.value("time_weighted") for p in meter_totals_many(conn, meter, wins)]
+        singles = [usage.meter_total(conn, meter, s, e, c).value("time_weighted") for c, s, e in wins]
+    assert every == one and one["cus_1"] == 5 * 9 * 1440 + 15 * D("10.5") * 1440 + D("17.5") * D("11.5") * 1440  # delta
+    assert many == singles and many[0] + many[1] == one["cus_1"] and many[3] == 0
