@@ -127,3 +127,15 @@ def test_many_customers_paths_equal_one_customer_at_a_time(api):
         singles = [usage.meter_total(conn, meter, s, e, c).value("time_weighted") for c, s, e in wins]
     assert every == one and one["cus_1"] == 5 * 9 * 1440 + 15 * D("10.5") * 1440 + D("17.5") * D("11.5") * 1440  # delta
     assert many == singles and many[0] + many[1] == one["cus_1"] and many[3] == 0
+
+
+def test_the_readme_example_states_these_numbers():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Time-weighted meters", 1)[1].split("\n## ", 1)[0]
+    assert f"**{JANUARY_GB_HOURS} GB-hours**" in section
+    for total in ("38.70", "28.70", "48.70"):
+        assert f"**${total}**" in section
+    for when, gb in README_EVENTS:
+        assert f"| {when:%Y-%m-%d %H:%M} | {gb} |" in section
