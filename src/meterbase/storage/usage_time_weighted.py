@@ -96,17 +96,20 @@ def aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: st
     for k in set(before) | set(inside) | set(counts):
         level = opening_level(before.get(k, ()), mode)
         pts = sorted(inside.get(k, ()), key=lambda p: (p[0], p[1]))
-        evs = counts.get(k, ())
-        parts, i = [], 0
-        for ws, we in bounds:
+        evs = sorted(counts.get(k, ()))
+        parts, i, c = [], 0, 0
+        for ws, we in bounds:  # consecutive windows: one pass over the sorted points
             j = i
             while j < len(pts) and pts[j][0] < we:
                 j += 1
             integral, level = integrate(level, pts[i:j], ws, we, mode)
             i = j
-            in_win = [rej for ts, rej in evs if ws <= ts < we]
-            parts.append(Partial(events=len(in_win), n=in_win.count(False), rejected=sum(in_win),
-                                 tw=integral, tw_per=per))
+            d = c
+            while d < len(evs) and evs[d][0] < we:
+                d += 1
+            rejected = sum(rej for _, rej in evs[c:d])
+            parts.append(Partial(events=d - c, n=d - c - rejected, rejected=rejected, tw=integral, tw_per=per))
+            c = d
         out[k] = parts
     return out
 
