@@ -11,8 +11,7 @@ usage queries and dashboard labels are all derived from the members of the regis
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...errors import ValidationError
@@ -63,7 +62,6 @@ class Aggregation:
     additive: bool = False  # its value grows event by event (meters paid with credits)
     chart: str = "line"  # dashboard chart kind: "bar" where windows add up to the range's value
     params: tuple[Param, ...] = ()
-    extra: dict = field(default_factory=dict)
 
     def parse_params(self, raw: dict) -> dict | None:
         """The extra parameters of a definition (``None`` when the member has none)."""
@@ -73,9 +71,6 @@ class Aggregation:
                     raise ValidationError(f"aggregation.{k} is not a parameter of '{self.name}'", f"aggregation.{k}")
             return None
         return {p.name: p.parse(raw.get(p.name), self.name) for p in self.params}
-
-    def value(self, partial) -> Decimal | None:
-        return self.read(partial)
 
 
 def numeric_fold(partial, meter, metadata: dict, ts: int, seq: int) -> None:
