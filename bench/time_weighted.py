@@ -76,8 +76,8 @@ def run(n: int, customers: int, backends: list[str]) -> list[tuple]:
                 try:
                     meters = {mode: store.create_meter(ENV, {"name": mode, "event_name": "disk", "aggregation": {
                         "type": "time_weighted", "key": "gb", "mode": mode, "per": "hour"}}) for mode in ("gauge", "delta")}
-                    for i in range(0, len(events), 5000):
-                        store.ingest(ENV, events[i:i + 5000])
+                    for i in range(0, len(events), 1000):
+                        store.ingest(ENV, events[i:i + 1000])
                     with store.read() as conn:
                         for mode, meter in meters.items():
                             got, dt = _timed(lambda: usage.meter_total(conn, meter, DEC, END, "cus_0").value("time_weighted"))
