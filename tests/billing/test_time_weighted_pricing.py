@@ -139,3 +139,25 @@ def test_the_readme_example_states_these_numbers():
         assert f"**${total}**" in section
     for when, gb in README_EVENTS:
         assert f"| {when:%Y-%m-%d %H:%M} | {gb} |" in section
+
+
+def test_all_customers_opening_level_looks_past_filtered_and_rejected_events(api):
+    """The latest earlier events of a customer may all be filtered out or not numbers: the opening level is
+    still the latest matching value, for one customer and for every customer at once."""
+    from meterbase.storage import usage
+    from meterbase.timeutil import to_us
+
+    body = {"name": "us disk", "event_name": "disk", "measurement_unit": "GB-days",
+            "aggregation": {"type": "time_weighted", "key": "gb", "per": "day"},
+            "filter": {"conjunction": "and", "clauses": [{"key": "region", "operator": "equals", "value": "us"}]}}
+    meter_id = api.ok("POST", "/v1/meters", 201, json=body)["id"]
+    api.events("cus_x", "disk", datetime(2025, 1, 1, tzinfo=UTC), metadata={"gb": 6, "region": "us"})
+    api.events("cus_x", "disk", datetime(2025, 1, 2, tzinfo=UTC), n=5, metadata={"gb": 99, "region": "eu"})
+    api.events("cus_x", "disk", datetime(2025, 1, 3, tzinfo=UTC), n=5, metadata={"gb": "n/a", "region": "us"})
+    api.events("cus_y", "disk", datetime(2025, 1, 4, tzinfo=UTC), metadata={"gb": 1, "region": "us"})
+    feb, mar = to_us(datetime(2025, 2, 1, tzinfo=UTC)), to_us(datetime(2025, 3, 1, tzinfo=UTC))
+    with api.store.read() as conn:
+        meter = api.store.get_meter("test_mode", meter_id)
+        one = usage.meter_total(conn, meter, feb, mar, "cus_x").value("time_weighted")
+        every = {c: p.value("time_weighted") for c, p in usage.meter_totals(conn, meter, feb, mar).items()}
+    assert one == 6 * 28 and every == {"cus_x": 6 * 28, "cus_y": 28}

@@ -7,9 +7,9 @@ every earlier event -- and each window's integral from the events inside it, car
 Reading raw events is exact and sees late and out-of-order events wherever their timestamps put them.
 The math is ``meters.aggregations.time_weighted``; this module only fetches the points.
 
-Cost: one scan of the range's events, plus the walk back for one customer's gauge; a ``delta`` meter,
-a query over all customers, or a ``group_by`` reads every earlier event of the event name (the opening
-level of each customer or group needs them).
+Cost: one scan of the range's events, plus for ``gauge`` a short walk back (all customers: one statement
+ranking each customer's earlier events on the index columns and reading the few latest); a ``delta``
+meter or a ``group_by`` reads every earlier event of the event name (each opening level needs them).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from ..events.values import to_decimal, to_text
 from ..meters.aggregate import Partial
@@ -29,7 +29,8 @@ from .schema import events as ev, meters as mt
 
 #: Earliest instant scanned for opening levels (events carry timestamps well after it).
 EPOCH_MIN = -(2**62)
-WALK_CHUNK = 500
+WALK_FIRST = 4  # the latest earlier event usually matches: read a few, then more (×4 up to WALK_CHUNK)
+WALK_CHUNK = 1000
 
 SeriesKey = tuple[str, tuple | None]
 
@@ -43,16 +44,17 @@ def _gkey(meta: dict, keys: tuple) -> tuple | None:
     return tuple(to_text(meta[k]) if k in meta else None for k in keys) if keys else None
 
 
-def _last_before(conn, meter: Meter, customer_id: str, start: int):
-    """The latest matching numeric point of one customer before ``start`` (walking back by ``(ts, seq)``)."""
-    cursor = None
+def _last_before(conn, meter: Meter, customer_id: str, start: int, cursor: tuple | None = None):
+    """The latest matching numeric point of one customer before ``start`` (walking back by ``(ts, seq)``,
+    from ``cursor`` when given: the ``(ts, seq)`` of the last event already looked at)."""
+    chunk = WALK_FIRST
     while True:
         conds = [ev.c.environment == meter.environment, ev.c.customer_id == customer_id,
                  ev.c.event_name == meter.event_name, ev.c.ts < start]
         if cursor is not None:
             conds.append(or_(ev.c.ts < cursor[0], and_(ev.c.ts == cursor[0], ev.c.seq < cursor[1])))
         q = (select(ev.c.seq, ev.c.ts, ev.c.metadata).where(*conds)
-             .order_by(ev.c.ts.desc(), ev.c.seq.desc()).limit(WALK_CHUNK))
+             .order_by(ev.c.ts.desc(), ev.c.seq.desc()).limit(chunk))
         rows = conn.execute(q).all()
         for seq, ts, meta in rows:
             meta = orjson.loads(meta)
@@ -60,9 +62,39 @@ def _last_before(conn, meter: Meter, customer_id: str, start: int):
                 pt = _point(meter, meta, ts, seq)
                 if pt is not None:
                     return pt
-        if len(rows) < WALK_CHUNK:
+        if len(rows) < chunk:
             return None
-        cursor = (rows[-1][1], rows[-1][0])
+        cursor, chunk = (rows[-1][1], rows[-1][0]), min(chunk * 4, WALK_CHUNK)
+
+
+def _last_before_all(conn, meter: Meter, start: int) -> dict[str, tuple]:
+    """Every customer's latest matching numeric point before ``start``, in one statement: each customer's
+    ``WALK_FIRST`` latest earlier events (ranked on the index columns, metadata read for those only), then
+    a walk back for a customer none of whose candidates matched."""
+    ranked = (select(ev.c.seq, func.row_number().over(partition_by=ev.c.customer_id,
+                                                      order_by=(ev.c.ts.desc(), ev.c.seq.desc())).label("rn"))
+              .where(ev.c.environment == meter.environment, ev.c.event_name == meter.event_name, ev.c.ts < start)
+              .subquery())
+    q = (select(ev.c.customer_id, ev.c.seq, ev.c.ts, ev.c.metadata).join(ranked, ranked.c.seq == ev.c.seq)
+         .where(ranked.c.rn <= WALK_FIRST).order_by(ev.c.customer_id, ev.c.ts.desc(), ev.c.seq.desc()))
+    found: dict[str, tuple] = {}
+    seen: dict[str, list] = {}
+    for cust, seq, ts, meta in conn.execute(q):
+        rows = seen.setdefault(cust, [])
+        rows.append((ts, seq))
+        if cust in found:
+            continue
+        meta = orjson.loads(meta)
+        if meter.predicate(meta):
+            pt = _point(meter, meta, ts, seq)
+            if pt is not None:
+                found[cust] = pt
+    for cust, rows in seen.items():
+        if cust not in found and len(rows) == WALK_FIRST:  # older events may still match
+            pt = _last_before(conn, meter, cust, start, rows[-1])
+            if pt is not None:
+                found[cust] = pt
+    return found
 
 
 def aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: str | None,
@@ -74,9 +106,14 @@ def aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: st
     before: dict[SeriesKey, list] = defaultdict(list)
     inside: dict[SeriesKey, list] = defaultdict(list)
     counts: dict[SeriesKey, list] = defaultdict(list)  # (ts, rejected?) of every matching event inside
-    if mode == "gauge" and customer_id is not None and not keys:
-        pt = _last_before(conn, meter, customer_id, start)
-        before[(customer_id, None)] = [pt] if pt else []
+    if mode == "gauge" and not keys:  # each customer's latest earlier value, not the whole history
+        if customer_id is not None:
+            pt = _last_before(conn, meter, customer_id, start)
+            found = {customer_id: pt} if pt is not None else {}
+        else:
+            found = _last_before_all(conn, meter, start)
+        for cust, pt in found.items():
+            before[(cust, None)] = [pt]
     else:
         for seq, cust, ts, meta in events_repo.scan(conn, meter.environment, meter.event_name, EPOCH_MIN, start,
                                                     customer_id):
