@@ -161,3 +161,24 @@ def test_all_customers_opening_level_looks_past_filtered_and_rejected_events(api
         one = usage.meter_total(conn, meter, feb, mar, "cus_x").value("time_weighted")
         every = {c: p.value("time_weighted") for c, p in usage.meter_totals(conn, meter, feb, mar).items()}
     assert one == 6 * 28 and every == {"cus_x": 6 * 28, "cus_y": 28}
+
+
+def test_invoice_run_and_a_late_snapshot_adjust_by_the_exact_difference(api, clock):
+    """January invoiced by a run; then a late January snapshot (10 GB from Jan 31 12:00 instead of 0) is
+    pending on the period as 10 GB × 12 h = 120 GB-hours × $0.01 = $1.20."""
+    api.store.clock = clock
+    clock.now = datetime(2025, 1, 20, tzinfo=UTC)
+    meter = _storage(api)
+    api.customer("cus_store")
+    product = api.product([{"meter_id": meter, "price": {"model": "per_unit", "unit_price": "0.01"},
+                            "description": "Storage"}])
+    sub = api.subscribe("cus_store", product, start="2025-01-01T00:00:00Z")
+    clock.now = datetime(2025, 2, 1, 6, tzinfo=UTC)
+    _send(api, "cus_store", README_EVENTS[:4])
+    jan = api.ok("POST", "/v1/invoices/run", json={"finalize": True})
+    assert api.ok("GET", f"/v1/invoices/{jan['created'][0]}")["total"] == "38.70"
+    clock.now = datetime(2025, 2, 10, tzinfo=UTC)
+    api.events("cus_store", "storage.snapshot", datetime(2025, 1, 31, 12, tzinfo=UTC), metadata={"gb": 10})
+    (period,) = api.ok("GET", f"/v1/subscriptions/{sub}/periods")["data"]
+    (line,) = period["meters"]
+    assert (line["quantity_invoiced"], line["quantity_now"], line["amount_pending"]) == ("3870", "3990", "1.20")
