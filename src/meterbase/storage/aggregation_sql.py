@@ -35,11 +35,13 @@ def _latest(r, x, col):  # the value of the later (ts, seq) of the two
     return case((newer, x[col]), else_=r.c[col])
 
 
-#: Rollup column -> merge SQL ``(table, excluded, column) -> expression``.
+#: Rollup column -> merge SQL ``(table, excluded, column) -> expression``. Every expression reads the stored
+#: row as it was before the statement (SQLite and PostgreSQL evaluate all of SET against the old row), so
+#: the ``(last_ts, last_seq)`` comparison of ``_latest`` is the same for its three columns.
 COLUMN_MERGE = {
-    "events": _add, "rejected": _add, "n": _add,
+    "events": _add, "n": _add, "rejected": _add,
     "sum": _dec_add, "min": _dec_min, "max": _dec_max,
-    "last_ts": _latest, "last_seq": _latest, "last_value": _latest,
+    "last_value": _latest, "last_seq": _latest, "last_ts": _latest,
 }
 
 
