@@ -16,7 +16,6 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from ..errors import NotFound, ValidationError
 from ..meters.aggregations import REGISTRY
-from ..meters.model import NUMERIC_AGGREGATIONS
 from ..storage import dashboard_queries as q
 from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us
@@ -221,7 +220,7 @@ def meter_page(request: Request, meter_id: str, s: UiSession = Depends(page_sess
         customers = q.meter_customers(conn, meter.id)
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US).get(meter.id)
     return render(request, "meter.html", s, active="meters", meter=meter, usage=usage, params=params, error=error,
-                  customers=customers, stats=stats, numeric=meter.aggregation in NUMERIC_AGGREGATIONS)
+                  customers=customers, stats=stats)
 
 
 @router.get("/ui/api/meters/{meter_id}/usage")
