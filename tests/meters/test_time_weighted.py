@@ -68,7 +68,7 @@ def test_cli_creates_and_reports_a_time_weighted_meter(tmp_path):
     db = f"sqlite:///{tmp_path}/cli.db"
     runner = CliRunner()
     out = runner.invoke(app, ["meters", "create", "--name", "Storage held", "--event-name", "storage.snapshot",
-                              "-a", "time_weighted", "-k", "gb", "--mode", "gauge", "--per", "day", "--unit", "GB-days",
+                              "-a", "time_weighted", "-k", "gb", "--param", "mode=gauge", "-p", "per=day", "--unit", "GB-days",
                               "--db", db])
     assert out.exit_code == 0, out.output
     store = open_store(db)
@@ -85,5 +85,5 @@ def test_cli_creates_and_reports_a_time_weighted_meter(tmp_path):
     listed = runner.invoke(app, ["meters", "list", "--db", db], env={"COLUMNS": "200"})
     assert "time_weighted(gb, gauge, day)" in listed.output
     bad = runner.invoke(app, ["meters", "create", "--name", "x", "--event-name", "y", "-a", "time_weighted", "-k", "gb",
-                              "--per", "week", "--db", db])
+                              "--param", "per=week", "--db", db])
     assert bad.exit_code != 0 and "aggregation.per" in bad.output

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Column, Table
 
+from ..errors import ValidationError
 from ..meters.aggregations import REGISTRY, params as agg_params
 from .common import DB_HELP, ENV_OPTION, console, friendly_errors, get_store, json_option
 
@@ -16,9 +17,19 @@ app = typer.Typer(help="Manage meters.", no_args_is_help=True)
 AGGREGATION_HELP = "; ".join(f"{a.name}: {a.description}" for a in REGISTRY.values())
 
 
-def _param_help(name: str) -> str:
-    p = agg_params()[name]
-    return f"{p.description}: {'|'.join(p.choices)} (default {p.default})."
+#: ``--param`` help, from the registry: every extra parameter of any member, with its values.
+PARAM_HELP = "NAME=VALUE, repeatable: " + "; ".join(
+    f"{p.name}={'|'.join(p.choices)} ({p.description}, default {p.default})" for p in agg_params().values())
+
+
+def _params(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError(f"--param takes NAME=VALUE, got {pair!r}", "--param")
+        out[name.strip()] = value.strip()
+    return out
 
 
 @app.command("list")
@@ -38,8 +49,7 @@ def create(
     event_name: str = typer.Option(..., "--event-name"),
     aggregation: str = typer.Option("count", "--aggregation", "-a", help=AGGREGATION_HELP),
     key: Optional[str] = typer.Option(None, "--key", "-k", help="Metadata property to aggregate."),
-    mode: Optional[str] = typer.Option(None, "--mode", help=_param_help("mode")),
-    per: Optional[str] = typer.Option(None, "--per", help=_param_help("per")),
+    param: list[str] = typer.Option([], "--param", "-p", help=PARAM_HELP),
     unit: str = typer.Option("units", "--unit"),
     filter_json: Optional[str] = typer.Option(None, "--filter", help='JSON, e.g. {"conjunction":"and","clauses":[...]}'),
     env: str = ENV_OPTION,
@@ -47,7 +57,7 @@ def create(
 ):
     """Create a meter (existing events are backfilled)."""
     with friendly_errors():
-        agg = {"type": aggregation, "key": key, **{k: v for k, v in (("mode", mode), ("per", per)) if v is not None}}
+        agg = {"type": aggregation, "key": key, **_params(param)}
         raw = {"name": name, "event_name": event_name, "aggregation": agg,
                "measurement_unit": unit, "filter": json_option(filter_json, "--filter")}
         meter = get_store(db).create_meter(env, raw)
