@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..meters.aggregations import NAMES, REGISTRY, params as agg_params
 
 #: Request-body models documented through ``body_doc`` (added to the OpenAPI components by ``api.docs``).
 BODIES: list[type[BaseModel]] = []
@@ -83,9 +85,12 @@ class EventPage(BaseModel):
     next_cursor: Optional[str] = Field(description="Pass as cursor for older events; null on the last page.")
 
 
-class AggregationOut(BaseModel):
-    type: str
-    key: Optional[str]
+AggregationOut = create_model(
+    "AggregationOut",
+    type=(str, Field(description="One of: " + ", ".join(NAMES))),
+    key=(Optional[str], ...),
+    **{p.name: (Optional[str], Field(None, description=p.description)) for p in agg_params().values()},
+)
 
 
 class MeterOut(BaseModel):
@@ -161,10 +166,19 @@ class MeterFilter(BaseModel):
     clauses: list[Union[FilterCondition, "MeterFilter"]]
 
 
-class Aggregation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["count", "sum", "max", "min", "avg", "last", "unique_count"]
-    key: Optional[str] = Field(None, description="Metadata property aggregated (required except for count).")
+#: The aggregation of a meter, derived from the registry (``meters.aggregations``): the ``type`` enum is
+#: every member's name, and each member's extra parameters (``time_weighted``: ``mode``, ``per``) are
+#: optional fields with their allowed values.
+Aggregation = create_model(
+    "Aggregation",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="How a meter aggregates its events: " + "; ".join(f"{a.name}: {a.description}" for a in REGISTRY.values()),
+    type=(Literal[NAMES], Field(description="One of: " + ", ".join(NAMES))),
+    key=(Optional[str], Field(None, description="Metadata property aggregated (required for " + ", ".join(
+        a.name for a in REGISTRY.values() if a.needs_key) + ").")),
+    **{p.name: (Optional[Literal[p.choices]], Field(None, description=f"{p.description} (default {p.default}).")) 
+       for p in agg_params().values()},
+)
 
 
 class MeterCreate(BaseModel):

@@ -29,7 +29,7 @@ def meter_json(m: Meter, business_id: str) -> dict:
         "name": s.name,
         "description": s.description,
         "event_name": s.event_name,
-        "aggregation": {"type": s.aggregation, "key": s.aggregation_key},
+        "aggregation": {"type": s.aggregation, "key": s.aggregation_key, **(s.aggregation_params or {})},
         "measurement_unit": s.measurement_unit,
         "filter": s.filter,
         "archived": m.archived,

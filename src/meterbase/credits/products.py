@@ -27,6 +27,7 @@ from ..billing.periods import period_at
 from ..billing.plans import Plan
 from ..errors import Conflict, NotFound, ValidationError
 from ..exact import EXACT
+from ..meters.aggregations import REGISTRY
 from ..storage import billing_repo, credits_repo as repo, meters_repo
 from ..storage.billing_repo import Subscription
 from ..timeutil import to_us
@@ -36,7 +37,7 @@ from .cycles import Schedule
 from .entitlement import CreditEntitlement
 from .operations import change, peek_balance, require_entitlement
 
-ADDITIVE = ("count", "sum")
+ADDITIVE = tuple(a.name for a in REGISTRY.values() if a.additive)  # from the registry
 
 
 def _live(conn, env: str, entitlement_id: str, field: str) -> CreditEntitlement:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
 from ..errors import NotFound, ValidationError
-from ..meters.model import NUMERIC_AGGREGATIONS
+from ..meters.aggregations import REGISTRY
 from ..storage import dashboard_queries as q
 from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us
@@ -180,7 +180,8 @@ def meters_page(request: Request, archived: bool = False, s: UiSession = Depends
     meters = store.list_meters(env, archived, 1000)
     with store.read() as conn:
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US)
-    return render(request, "meters.html", s, active="meters", meters=meters, stats=stats, archived=archived)
+    return render(request, "meters.html", s, active="meters", meters=meters, stats=stats, archived=archived,
+                  aggregations=list(REGISTRY.values()))
 
 
 def _usage_params(request: Request) -> dict:
@@ -237,7 +238,7 @@ def meter_page(request: Request, meter_id: str, s: UiSession = Depends(page_sess
         customers = q.meter_customers(conn, meter.id)
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US).get(meter.id)
     return render(request, "meter.html", s, active="meters", meter=meter, usage=usage, params=params, error=error,
-                  customers=customers, stats=stats, numeric=meter.aggregation in NUMERIC_AGGREGATIONS)
+                  customers=customers, stats=stats)
 
 
 @router.get("/ui/api/meters/{meter_id}/usage")

@@ -114,8 +114,11 @@ class Meterbase:
 
     # -- meters -------------------------------------------------------------------------------
     def create_meter(self, name: str, event_name: str, aggregation: str = "count", key: str | None = None,
-                     measurement_unit: str = "units", filter: dict | None = None, description: str | None = None) -> dict:
-        body = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+                     measurement_unit: str = "units", filter: dict | None = None, description: str | None = None,
+                     aggregation_params: dict | None = None) -> dict:
+        """``aggregation_params``: extra aggregation fields, e.g. ``{"mode": "gauge", "per": "hour"}``."""
+        body = {"name": name, "event_name": event_name,
+                "aggregation": {"type": aggregation, "key": key, **(aggregation_params or {})},
                 "measurement_unit": measurement_unit, "filter": filter, "description": description}
         return self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
 
@@ -209,8 +212,9 @@ class AsyncMeterbase:
 
     async def create_meter(self, name: str, event_name: str, aggregation: str = "count", key: str | None = None,
                            measurement_unit: str = "units", filter: dict | None = None,
-                           description: str | None = None) -> dict:
-        body = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+                           description: str | None = None, aggregation_params: dict | None = None) -> dict:
+        body = {"name": name, "event_name": event_name,
+                "aggregation": {"type": aggregation, "key": key, **(aggregation_params or {})},
                 "measurement_unit": measurement_unit, "filter": filter, "description": description}
         return await self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
 

@@ -59,6 +59,7 @@ meters = Table(
     Column("event_name", String(255), nullable=False),
     Column("aggregation", String(16), nullable=False),
     Column("aggregation_key", String(255)),
+    Column("aggregation_params", Text),  # JSON of the registry member's extra parameters (time_weighted)
     Column("measurement_unit", String(64), nullable=False),
     Column("filter", Text),
     Column("archived", Boolean, nullable=False, default=False),
