@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from meterbase.errors import ValidationError
 from meterbase.meters.aggregate import Partial, brute_force
 from meterbase.meters.model import Meter, parse_meter_spec
-from meterbase.policy.periods import Interval, current_period, parse_interval, period_index
+from meterbase.periods import Interval, current_period, parse_interval, period_index
 from meterbase.pricing import Money, PerUnit, from_minor, price_line, proration
 
 UTC = timezone.utc

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from meterbase.billing.periods import Cycle
 from meterbase.credits import ledger
 from meterbase.credits.cycles import Schedule
-from meterbase.credits.entitlement import OVERAGE_BEHAVIORS, Entitlement
-from meterbase.credits.ledger import Account, InsufficientCredits
+from meterbase.credits.entitlement import OVERAGE_BEHAVIORS, CreditEntitlement
+from meterbase.credits.ledger import CreditAccount, InsufficientCredits
 from meterbase.credits.service import CreditService
 from meterbase.storage import credits_repo
 from meterbase.timeutil import to_us
@@ -34,12 +34,12 @@ T0 = to_us(FakeClock().now)
 
 
 @st.composite
-def entitlements(draw) -> Entitlement:
+def entitlements(draw) -> CreditEntitlement:
     precision = draw(st.integers(0, 3))
     overage = draw(MOSTLY)
     rollover = draw(MOSTLY)
     timeframe = draw(st.none() | st.integers(1, 40))
-    return Entitlement(
+    return CreditEntitlement(
         id="cde_prop", environment="prop", name="p", unit="u", precision=precision,
         currency="USD", price_per_unit=Decimal("0.01"), overage_enabled=overage,
         overage_limit=draw(st.none() | st.integers(0, 500).map(Decimal)),
@@ -66,7 +66,7 @@ def ops(precision: int):
     ), min_size=5, max_size=30)
 
 
-def check(acct: Account, ent: Entitlement, entries: list, now: int) -> None:
+def check(acct: CreditAccount, ent: CreditEntitlement, entries: list, now: int) -> None:
     q = Decimal(1).scaleb(-ent.precision)
     open_sum = sum((g.remaining for g in acct.grants if g.is_open), Decimal(0))
     assert acct.balance == open_sum
@@ -90,7 +90,7 @@ def check(acct: Account, ent: Entitlement, entries: list, now: int) -> None:
 @given(data=st.data())
 def test_pure_ledger_invariants(data):
     ent = data.draw(entitlements())
-    acct = Account("cbl_prop")
+    acct = CreditAccount("cbl_prop")
     now = T0
     if data.draw(MOSTLY):
         credits = data.draw(st.none() | amounts(ent.precision))
@@ -117,9 +117,9 @@ def test_pure_ledger_invariants(data):
 
 
 def test_rollover_share_is_truncated_and_the_fraction_expires():
-    ent = Entitlement(id="e", environment="x", name="n", unit="u", precision=1, rollover_enabled=True,
+    ent = CreditEntitlement(id="e", environment="x", name="n", unit="u", precision=1, rollover_enabled=True,
                       rollover_percentage=33)
-    acct = Account("b")
+    acct = CreditAccount("b")
     ledger.attach_schedule(acct, ent, Schedule(T0, Cycle("day", 1)), T0)
     ledger.add(acct, ent, Decimal("10.1"), T0, cycle_end=T0 + DAY)
     out = ledger.settle(acct, ent, T0 + DAY)

@@ -8,6 +8,7 @@ import re
 import pytest
 
 pytestmark = pytest.mark.slow
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +192,16 @@ def test_events_explorer_filters(page, shots):
     assert "meter_id=" not in page.url  # empty filters are left out of the URL
     assert page.locator("[data-table=events] tbody tr .badge.ok", has_text="Token Usage").count() == 50
     page.screenshot(path=str(shots / "events.png"), full_page=True)
-    page.click("[data-next]")  # keyset pagination to older events
-    assert page.locator("[data-table=events] tbody tr").count() == 50
+    newest_id = rows.first.get_attribute("data-event-id")
+    page.click("[data-next]")  # keyset pagination to older events: a navigation to ?…&cursor=…
+    page.wait_for_url(re.compile(r".*[?&]cursor=[^&]+"))
+    # Auto-waiting assertions: the older page has replaced the first one before anything is counted or read.
+    expect(rows.first).not_to_have_attribute("data-event-id", newest_id)
+    expect(rows).to_have_count(50)
+    expect(page.locator("[data-table=events] tbody tr td:nth-child(3)", has_text="cus_globex")).to_have_count(50)
     # look an id up: a stored id is reported as taken (a replay would be a duplicate)
-    first_id = page.locator("[data-table=events] tbody tr").first.get_attribute("data-event-id")
+    first_id = rows.first.get_attribute("data-event-id")
+    assert first_id and first_id != newest_id
     page.goto(f"/ui/events?event_id={first_id}")
     assert page.locator("[data-table=events] tbody tr").count() == 1
     assert "duplicate" in page.locator(".note").inner_text()

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from meterbase.errors import NotFound, ValidationError
-from meterbase.policy import CreditTier as Tier, Interval, Policy, PolicyError, load_policy
+from meterbase.periods import Interval
+from meterbase.policy import CreditTier, Policy, PolicyError, load_policy
 
 
 def test_seed_file_keeps_every_comment(seed_text: str) -> None:
@@ -32,9 +33,9 @@ def test_seed_credits(policy: Policy) -> None:
     assert isinstance(gpu.overhead_cost, Decimal)
     assert gpu.pricing_model == "tiered"
     assert gpu.tiers == (
-        Tier(Decimal(3600), Decimal("0.0004")),
-        Tier(Decimal(36000), Decimal("0.00035")),
-        Tier(None, Decimal("0.0003")),
+        CreditTier(Decimal(3600), Decimal("0.0004")),
+        CreditTier(Decimal(36000), Decimal("0.00035")),
+        CreditTier(None, Decimal("0.0003")),
     )
     assert gpu.price is None
     assert (gpu.stof_units, gpu.resets) == ("s", True)

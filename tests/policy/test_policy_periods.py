@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from meterbase.errors import ValidationError
-from meterbase.policy import Interval, add_months, current_period, parse_interval, period_index, period_start
+from meterbase.periods import Interval, add_months, current_period, parse_interval, period_index, period_start
 
 UTC = timezone.utc
 THIRTY_DAYS = Interval(delta=timedelta(days=30))

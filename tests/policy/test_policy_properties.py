@@ -9,7 +9,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meterbase.policy import Credit, Entitlement, Interval, Limit, allow, check, convert, current_period, remaining
+from meterbase.periods import Interval, current_period
+from meterbase.policy import Credit, Entitlement, Limit, allow, check, remaining
+from meterbase.units import convert
 
 SECONDS = Credit("gpu_second", stof_units="s")
 amounts = st.decimals(min_value=0, max_value=5000, places=3, allow_nan=False, allow_infinity=False)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from meterbase.errors import ValidationError
-from meterbase.policy import Quantity, convert, parse_duration, parse_quantity
+from meterbase.units import Quantity, convert, parse_duration, parse_quantity
 
 
 @pytest.mark.parametrize(

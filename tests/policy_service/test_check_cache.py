@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from meterbase.errors import MeterbaseError, ValidationError
 from meterbase.policy.service import PolicyService
 from meterbase.storage import Store
-from meterbase.storage.policy_repo import CustomerRow
+from meterbase.storage.policy_repo import PolicyCustomerRow
 
 from ._cache_workers import OtherProcess
 
@@ -268,7 +268,7 @@ def test_threads_read_their_own_writes_while_others_fill_the_cache(warm, fresh):
 def test_a_fill_that_raced_an_invalidation_is_not_cached(warm, env):
     """A read that started before a change of its customer must not cache what it read."""
     cache = warm.store.policy_cache
-    row = CustomerRow("cus_r", "free", 0, 0, 0)
+    row = PolicyCustomerRow("cus_r", "free", 0, 0, 0)
     view = cache.view(env)
     mark = view.mark()  # a fill takes its mark, then reads the database...
     cache.invalidate(env, "cus_r")  # ...while a write of cus_r commits here

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterbase.errors import ValidationError
-from meterbase.pricing import Graduated, Money, PerUnit, Tier, price_line, proration
+from meterbase.pricing import Graduated, Money, PerUnit, PriceTier, price_line, proration
 
 UTC = timezone.utc
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -15,7 +15,7 @@ END = datetime(2025, 1, 31, tzinfo=UTC)  # 30 days
 
 
 def test_line_rounds_once_not_per_tier():
-    price = Graduated(tiers=[Tier(D(1), D("0.005")), Tier(None, D("0.005"))])
+    price = Graduated(tiers=[PriceTier(D(1), D("0.005")), PriceTier(None, D("0.005"))])
     line = price_line(2, price, "USD")
     assert [t.amount for t in line.tiers] == [D("0.005"), D("0.005")]
     assert line.exact_amount == D("0.010")
@@ -31,7 +31,7 @@ def test_line_currency_and_serialisation():
         "unit_price": "0.02", "tiers": [], "packages": None, "subtotal": "30.00",
         "exact_amount": "30.00", "amount": "30.00", "currency": "USD",
     }
-    tier_dict = price_line(5, Graduated(tiers=[Tier(None, D("0.1"))]), "USD").to_dict()["tiers"]
+    tier_dict = price_line(5, Graduated(tiers=[PriceTier(None, D("0.1"))]), "USD").to_dict()["tiers"]
     assert tier_dict == [{"from": "0", "to": None, "units": "5", "unit_price": "0.1", "flat_fee": "0",
                           "amount": "0.5"}]
 

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from meterbase.errors import ValidationError
-from meterbase.pricing import Flat, Graduated, Package, PerUnit, Tier, Volume, price_from_dict, price_line
+from meterbase.pricing import Flat, Graduated, Package, PerUnit, PriceTier, Volume, price_from_dict, price_line
 
 GPU_SECOND = {  # seed 004: gpu_second, 0-3600 @0.0004, 3600-36000 @0.00035, 36000+ @0.0003
     "model": "graduated",
@@ -71,7 +71,7 @@ def test_volume_prices_all_units_at_the_reached_tier():
 
 
 def test_tier_flat_fees():
-    tiers = [Tier(D(10), D(1), flat_fee=D(5)), Tier(None, D("0.5"), flat_fee=D(20))]
+    tiers = [PriceTier(D(10), D(1), flat_fee=D(5)), PriceTier(None, D("0.5"), flat_fee=D(20))]
     graduated, volume = Graduated(tiers=tiers), Volume(tiers=tiers)
     assert graduated.breakdown(0).exact_amount == 0  # no units, no tier entered
     assert graduated.breakdown(4).exact_amount == D(9)  # 4 + 5
@@ -116,8 +116,8 @@ def test_clamp_applies_before_the_single_rounding():
     "price",
     [
         PerUnit(unit_price=D(1), free_threshold=D(10)),
-        Graduated(tiers=[Tier(D(5), D(2)), Tier(None, D(1))], free_threshold=D(10)),
-        Volume(tiers=[Tier(D(5), D(2)), Tier(None, D(1))], free_threshold=D(10)),
+        Graduated(tiers=[PriceTier(D(5), D(2)), PriceTier(None, D(1))], free_threshold=D(10)),
+        Volume(tiers=[PriceTier(D(5), D(2)), PriceTier(None, D(1))], free_threshold=D(10)),
         Package(package_size=D(3), package_price=D(1), free_threshold=D(10)),
     ],
     ids=lambda p: p.kind,
@@ -215,7 +215,7 @@ def test_direct_construction_validates_too():
         PerUnit(unit_price=D("-1"))
     assert err.value.field == "unit_price"
     with pytest.raises(ValidationError) as err:
-        Tier(up_to=D(-1), unit_price=D(1))
+        PriceTier(up_to=D(-1), unit_price=D(1))
     assert err.value.field == "up_to"
 
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meterbase.pricing import (
-    Graduated, Package, PerUnit, Tier, Volume, currency_exponent, price_from_dict, price_line, round_amount,
+    Graduated, Package, PerUnit, PriceTier, Volume, currency_exponent, price_from_dict, price_line, round_amount,
 )
 
 quantities = st.decimals(min_value=0, max_value=10**7, places=3)
@@ -27,7 +27,7 @@ def tier_lists(draw, order=None, flat_fees=True):
         unit_prices.sort()
     flat = draw(st.lists(fees if flat_fees else st.just(D(0)), min_size=len(unit_prices),
                          max_size=len(unit_prices)))
-    return [Tier(up_to, p, f) for up_to, p, f in zip([*bounds, None], unit_prices, flat)]
+    return [PriceTier(up_to, p, f) for up_to, p, f in zip([*bounds, None], unit_prices, flat)]
 
 
 def reference_graduated(tiers, q):

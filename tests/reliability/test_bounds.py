@@ -162,6 +162,32 @@ def test_a_verified_key_keeps_working_while_its_address_is_limited(store):
     assert client.get("/v1/meters", headers=good).status_code == 200
 
 
+def test_failed_dashboard_logins_are_rate_limited_per_address(store, monkeypatch):
+    monkeypatch.setenv("MB_SECRET_KEY", "bounds-test-secret-" + "x" * 32)
+    token, _ = store.create_key("ui", "test_mode")
+    browser = app_client(store, auth_failure_burst=3, auth_failure_rps=0.001)
+    browser.follow_redirects = False
+    wrong = {"api_key": "mb_test_" + "0" * 64, "next": "/ui"}
+    assert [browser.post("/ui/login", data=wrong).status_code for _ in range(3)] == [401] * 3
+    assert browser.post("/ui/login", data={"api_key": "", "next": "/ui"}).status_code == 401  # no key: not charged
+    lookups = []
+    real = store.find_key
+    monkeypatch.setattr(store, "find_key", lambda t: lookups.append(t) or real(t))
+    r = browser.post("/ui/login", data=wrong)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert "Too many failed logins" in r.text and "mb_session" not in browser.cookies
+    right = browser.post("/ui/login", data={"api_key": token, "next": "/ui"})
+    assert right.status_code == 429 and lookups == []  # refused before the key table is read, even a good key
+    # the bucket is the API's failed-authentication bucket of this address
+    assert browser.get("/v1/meters", headers={"Authorization": "Bearer mb_test_" + "1" * 64}).status_code == 429
+    other = TestClient(browser.app, client=("10.9.8.7", 5000))  # another address logs in
+    other.follow_redirects = False
+    assert other.post("/ui/login", data={"api_key": token, "next": "/ui"}).status_code == 303
+    unlimited = app_client(store, auth_failure_burst=0)  # 0 disables the limit
+    unlimited.follow_redirects = False
+    assert {unlimited.post("/ui/login", data=wrong).status_code for _ in range(5)} == {401}
+
+
 # ---------------------------------------------------------------------------------------------
 # Dashboard logout ends the session on the server
 # ---------------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ def test_create_meters_over_http_is_idempotent(server):
     args = ["blueprints", "create-meters", "--api-key", server.test_key, "--url", server.url]
     first = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert first.exit_code == 0, first.output
-    assert first.output.count("created") == 9
+    assert first.output.count("created") == 10
     again = runner.invoke(app, args, env={"COLUMNS": "200"})
-    assert again.exit_code == 0 and again.output.count("exists") == 9 and "created" not in again.output
+    assert again.exit_code == 0 and again.output.count("exists") == 10 and "created" not in again.output
     with Meterbase(server.test_key, server.url) as mb:
         got = {(m["name"], m["event_name"], m["aggregation"]["type"], m["aggregation"]["key"]) for m in mb.meters()}
     assert got == {
@@ -28,6 +28,7 @@ def test_create_meters_over_http_is_idempotent(server):
         ("Storage uploaded", "object_storage", "sum", "bytes"),
         ("Storage downloaded", "object_storage", "sum", "bytes"),
         ("Storage used", "storage.snapshot", "last", "bytes"),
+        ("Storage held", "storage.snapshot", "time_weighted", "bytes"),
         ("Stream bytes", "stream_consumption", "sum", "bytes"),
         ("Compute time", "time_range_usage", "sum", "durationMs"),
     }

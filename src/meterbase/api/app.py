@@ -14,6 +14,7 @@ from ..config import Settings
 from ..storage import Store, open_store
 from . import docs, errors
 from .auth import KeyCache
+from .error_docs import BODY_TOO_LARGE, REQUEST_TIMEOUT
 from .guards import BodyLimit, RejectNulInUrl
 from .ratelimit import RateLimiter
 from .schemas import ERROR_RESPONSES, Health
@@ -33,7 +34,7 @@ def build_api(store: Store | None = None, settings: Settings | None = None) -> F
         description="Usage metering, limits and billing. Native API under /v1; Dodo-compatible routes at the root. "
                     "Authenticate with `Authorization: Bearer <API key>` (the Authorize button). Money is exact "
                     "decimal text in major units (`\"30.00\"`) on /v1 and integer minor units on the Dodo routes.",
-        responses=ERROR_RESPONSES,
+        responses={**ERROR_RESPONSES, **REQUEST_TIMEOUT, **BODY_TOO_LARGE},  # any route may answer these
         docs_url=None, redoc_url=None,  # served by api.docs from packaged assets (no CDN)
     )
     app.state.store = store

@@ -1,5 +1,5 @@
 """Pydantic models documenting the billing API: native ``/v1`` customers, products, subscriptions and
-invoices, the Dodo-compatible billing routes, and the security routes (portal tokens, audit, me).
+invoices, and the Dodo-compatible billing routes (the security routes' models: ``security_schemas``).
 
 Request models mirror what the pure core accepts (``billing.subscriptions``, ``billing.plans``,
 ``pricing.parse``) and only document it: the core still parses every body, so the errors stay the
@@ -342,60 +342,3 @@ class RunOut(BaseModel):
 
 class ThresholdsOut(BaseModel):
     reached: list[str] = Field(description="Threshold keys newly reached (a webhook message each).")
-
-
-class PortalTokenOut(BaseModel):
-    object: Literal["portal_token"]
-    id: str
-    environment: str
-    customer_id: str
-    name: str
-    prefix: str
-    created_at: str
-    expires_at: Optional[str]
-    revoked_at: Optional[str]
-
-
-class PortalTokenCreated(PortalTokenOut):
-    token: str = Field(description="The token itself: shown in this answer only.")
-
-
-class PortalTokenCreate(_Strict):
-    customer_id: str = Field(min_length=1, max_length=255)
-    name: Optional[str] = Field(None, min_length=1, max_length=255)
-    expires_at: Optional[str] = Field(None, description="ISO-8601 instant in the future.")
-
-
-class PortalTokenPage(BaseModel):
-    data: list[PortalTokenOut]
-
-
-class Revoked(BaseModel):
-    id: str
-    revoked: bool
-
-
-class AuditEntry(BaseModel):
-    object: Literal["audit_entry"]
-    id: str
-    seq: int
-    environment: str
-    at: str
-    actor: str = Field(description="key_… (API key), cli:<user> or system.")
-    action: str
-    target: str
-    details: dict[str, Any]
-
-
-class AuditPage(BaseModel):
-    data: list[AuditEntry]
-    next_before: Optional[int] = Field(description="Pass as before for the next page; null on the last.")
-
-
-class Me(BaseModel):
-    object: Literal["api_key", "portal_token"]
-    id: str
-    name: str
-    environment: str
-    read_only: bool
-    customer_id: Optional[str] = Field(description="The portal token's customer; null for API keys.")

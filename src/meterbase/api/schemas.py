@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..meters.aggregations import NAMES, REGISTRY, params as agg_params
 
 #: Request-body models documented through ``body_doc`` (added to the OpenAPI components by ``api.docs``).
 BODIES: list[type[BaseModel]] = []
@@ -83,9 +85,12 @@ class EventPage(BaseModel):
     next_cursor: Optional[str] = Field(description="Pass as cursor for older events; null on the last page.")
 
 
-class AggregationOut(BaseModel):
-    type: str
-    key: Optional[str]
+AggregationOut = create_model(
+    "AggregationOut",
+    type=(str, Field(description="One of: " + ", ".join(NAMES))),
+    key=(Optional[str], ...),
+    **{p.name: (Optional[str], Field(None, description=p.description)) for p in agg_params().values()},
+)
 
 
 class MeterOut(BaseModel):
@@ -119,7 +124,8 @@ class UsageRow(BaseModel):
     value: Optional[str] = Field(description="The meter's value over the whole range (exact decimal text).")
     events: int
     rejected: int = Field(description="Events counted whose value was missing or not a number.")
-    windows: list[UsageWindow]
+    windows: list[UsageWindow] = Field(description="Every window of the range in order; with sparse=true only "
+                                                   "the windows in which an event counted.")
 
 
 class UsageOut(BaseModel):
@@ -130,6 +136,7 @@ class UsageOut(BaseModel):
     to: str
     window: str
     tz: str
+    sparse: bool = Field(description="true: windows without events are omitted from each row's windows.")
     data: list[UsageRow]
 
 
@@ -159,10 +166,19 @@ class MeterFilter(BaseModel):
     clauses: list[Union[FilterCondition, "MeterFilter"]]
 
 
-class Aggregation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["count", "sum", "max", "min", "avg", "last", "unique_count"]
-    key: Optional[str] = Field(None, description="Metadata property aggregated (required except for count).")
+#: The aggregation of a meter, derived from the registry (``meters.aggregations``): the ``type`` enum is
+#: every member's name, and each member's extra parameters (``time_weighted``: ``mode``, ``per``) are
+#: optional fields with their allowed values.
+Aggregation = create_model(
+    "Aggregation",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="How a meter aggregates its events: " + "; ".join(f"{a.name}: {a.description}" for a in REGISTRY.values()),
+    type=(Literal[NAMES], Field(description="One of: " + ", ".join(NAMES))),
+    key=(Optional[str], Field(None, description="Metadata property aggregated (required for " + ", ".join(
+        a.name for a in REGISTRY.values() if a.needs_key) + ").")),
+    **{p.name: (Optional[Literal[p.choices]], Field(None, description=f"{p.description} (default {p.default}).")) 
+       for p in agg_params().values()},
+)
 
 
 class MeterCreate(BaseModel):
@@ -191,7 +207,8 @@ class ErrorBody(BaseModel):
     """Every error: a machine-readable code, a message for people, and the offending field (or null)."""
 
     code: str = Field(description="e.g. validation_error, invalid_json, unauthorized, forbidden, not_found, "
-                                  "conflict, payload_too_large, rate_limited")
+                                  "conflict, request_timeout, payload_too_large, usage_too_large, "
+                                  "unbillable_quantity, rate_limited")
     message: str
     field: Optional[str] = Field(None, description="Dotted path of the offending input, e.g. events[3].timestamp.")
 

@@ -6,6 +6,7 @@ from ..events.values import decimal_text
 from ..meters.model import Meter
 from ..storage.usage import UsageResult
 from ..timeutil import iso_us
+from ..usage_limits import is_empty
 
 
 def event_json(ev: dict, business_id: str) -> dict:
@@ -28,7 +29,7 @@ def meter_json(m: Meter, business_id: str) -> dict:
         "name": s.name,
         "description": s.description,
         "event_name": s.event_name,
-        "aggregation": {"type": s.aggregation, "key": s.aggregation_key},
+        "aggregation": {"type": s.aggregation, "key": s.aggregation_key, **(s.aggregation_params or {})},
         "measurement_unit": s.measurement_unit,
         "filter": s.filter,
         "archived": m.archived,
@@ -42,9 +43,10 @@ def _value(v) -> str | None:
     return None if v is None else decimal_text(v)
 
 
-def usage_json(u: UsageResult) -> dict:
+def usage_json(u: UsageResult, sparse: bool = False) -> dict:
+    """The usage document; ``sparse`` omits the windows in which no event counted."""
     agg = u.meter.aggregation
-    return {
+    doc = {
         "meter_id": u.meter.id,
         "aggregation": agg,
         "measurement_unit": u.meter.spec.measurement_unit,
@@ -61,9 +63,11 @@ def usage_json(u: UsageResult) -> dict:
                 "rejected": total.rejected,
                 "windows": [
                     {"start": iso_us(ws), "end": iso_us(we), "value": _value(p.value(agg))}
-                    for (ws, we), p in zip(u.bounds, s.windows)
+                    for (ws, we), p in zip(u.bounds, s.windows) if not (sparse and is_empty(p))
                 ],
             }
             for s in u.series
         ],
+        "sparse": sparse,
     }
+    return doc

@@ -1,5 +1,9 @@
-"""Billing core (pure: no I/O): billing cycles and periods, products as plans, invoice assembly,
-grace periods (``grace``) and carry-forward adjustments of late usage (``adjustments``).
+"""Billing core (pure: no I/O): the rules of billing.
+
+Billing cycles and periods (``periods``, on the shared :mod:`meterbase.periods`), products as plans
+(``plans``), validation of customers, subscriptions and thresholds (``subscriptions``), invoice assembly
+(``invoice``), grace periods (``grace``), carry-forward adjustments of late usage (``adjustments``), the
+credits a product issues and the meters paid with credits (``credit_links``), Dodo's product shapes (``dodo``).
 
 The use cases (``meterbase.invoicing``: ``Billing``, ``Pricer``, the invoice run) measure meters
 and persist what this core computes; money comes from ``meterbase.pricing`` (one rounding per

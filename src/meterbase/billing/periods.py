@@ -1,9 +1,9 @@
 """Billing cycles and periods: which ``[start, end)`` a subscription bills for, computed from an anchor.
 
 A cycle is ``count`` days, weeks, months or years. Period boundaries are ``anchor + k × cycle``
-(month arithmetic clamps to the month's end and always counts from the anchor; see
-``policy.periods``, reused here). The anchor is the subscription's start, or with an ``anchor_day``
-(monthly cycles) the latest instant ``<= start`` on that day of a month at 00:00 UTC. The first
+(month arithmetic clamps to the month's end and always counts from the anchor: the one period module,
+:mod:`meterbase.periods`, shared with the policy engine). The anchor is the subscription's start, or with an
+``anchor_day`` (monthly cycles) the latest instant ``<= start`` on that day of a month at 00:00 UTC. The first
 period then runs from the start to the next boundary (a *stub*); its ``nominal`` bounds are the
 whole cycle it belongs to, so a fixed fee can be prorated over it.
 """

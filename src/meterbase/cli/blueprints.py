@@ -97,7 +97,7 @@ def create_meters(
             store = get_store(db)
             existing = store.list_meters(env, False, limit=1000)
             for s in plan:
-                found = next((m for m in existing if s.matches(m.event_name, m.aggregation, m.key, m.spec.filter)), None)
+                found = next((m for m in existing if s.matches(m.event_name, m.aggregation, m.key, m.spec.filter, m.spec.aggregation_params)), None)
                 if found is None:
                     found = store.create_meter(env, s.body())
                     existing.append(found)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..billing.periods import Cycle, parse_cycle
 from ..errors import ValidationError
-from ..policy.periods import current_period, period_start
+from ..periods import current_period, period_start
 from ..timeutil import from_us, iso_us, parse_instant, to_us
 from .amounts import parse_amount
 from .entitlement import TIME_INTERVALS

@@ -46,7 +46,7 @@ UPDATABLE = tuple(f for f in _FIELDS if f != "precision")
 
 
 @dataclass(frozen=True)
-class Entitlement:
+class CreditEntitlement:
     id: str
     environment: str
     name: str
@@ -174,7 +174,7 @@ def _fields(raw: dict, precision: int, *, creating: bool) -> dict[str, Any]:
     return out
 
 
-def _check_merged(e: Entitlement) -> Entitlement:
+def _check_merged(e: CreditEntitlement) -> CreditEntitlement:
     if e.price_per_unit is not None and e.currency is None:
         raise ValidationError("currency is required when price_per_unit is set", "currency")
     if e.overage_enabled and e.price_per_unit is None:
@@ -197,18 +197,18 @@ def _object(raw: Any) -> dict:
     return raw
 
 
-def parse_entitlement(raw: Any, *, id: str, environment: str, now: int) -> Entitlement:
+def parse_entitlement(raw: Any, *, id: str, environment: str, now: int) -> CreditEntitlement:
     """A validated new entitlement from a create body (see the module docstring for the rules)."""
     raw = _object(raw)
     precision = _int_field(raw, "precision", 0, 10)
     if precision is None:
         raise ValidationError("precision is required: an integer from 0 to 10 (decimal places)", "precision")
     values = _fields(raw, precision, creating=True)
-    return _check_merged(Entitlement(id=id, environment=environment, precision=precision, created_at=now,
+    return _check_merged(CreditEntitlement(id=id, environment=environment, precision=precision, created_at=now,
                                      updated_at=now, **values))
 
 
-def apply_update(current: Entitlement, raw: Any, now: int) -> Entitlement:
+def apply_update(current: CreditEntitlement, raw: Any, now: int) -> CreditEntitlement:
     """``current`` with the fields present in ``raw`` changed (``null`` clears); precision is immutable."""
     raw = _object(raw)
     if "precision" in raw and raw["precision"] != current.precision:

@@ -1,6 +1,6 @@
 """The credit ledger's rules (pure: no I/O): grants, FIFO deduction, overage, expiry, rollover, cycle ends.
 
-An :class:`Account` is one customer's balance of one entitlement: its open grants, ``balance`` (what
+A :class:`CreditAccount` is one customer's balance of one entitlement: its open grants, ``balance`` (what
 the grants hold) and ``overage`` (what was debited past zero). Every operation changes the account and
 returns the :class:`Entry` records it made; storage writes them in one transaction.
 
@@ -35,7 +35,7 @@ from ..exact import WIDE
 from ..ids import new_id
 from .amounts import ZERO, at_precision, share
 from .cycles import Schedule, timeframe_end
-from .entitlement import CARRY_DEFICIT_AUTO_REPAY, FORGIVE_AT_RESET, INVOICE_AT_BILLING, Entitlement
+from .entitlement import CARRY_DEFICIT_AUTO_REPAY, FORGIVE_AT_RESET, INVOICE_AT_BILLING, CreditEntitlement
 
 CREDIT_ADDED = "credit_added"
 CREDIT_DEDUCTED = "credit_deducted"
@@ -120,7 +120,7 @@ class Entry:
 
 
 @dataclass
-class Account:
+class CreditAccount:
     balance_id: str
     balance: Decimal = ZERO
     overage: Decimal = ZERO
@@ -143,7 +143,7 @@ class Account:
             times.append(self.schedule.next_boundary(self.settled_until))
         return min(times) if times else None
 
-    def _record(self, ent: Entitlement, entry_type: str, amount: Decimal, is_credit: bool, at: int,
+    def _record(self, ent: CreditEntitlement, entry_type: str, amount: Decimal, is_credit: bool, at: int,
                 balance: Decimal, overage: Decimal, **kw) -> Entry:
         p = ent.precision
         entry = Entry(entry_type, at_precision(amount, p), is_credit, at, at_precision(self.balance, p),
@@ -153,7 +153,7 @@ class Account:
         return entry
 
 
-def _expiry(ent: Entitlement, at: int, expires_at: int | None) -> int | None:
+def _expiry(ent: CreditEntitlement, at: int, expires_at: int | None) -> int | None:
     if expires_at is not None:
         if expires_at <= at:
             raise ValidationError("expires_at must be in the future", "expires_at")
@@ -161,7 +161,7 @@ def _expiry(ent: Entitlement, at: int, expires_at: int | None) -> int | None:
     return None if ent.expires_after_days is None else at + ent.expires_after_days * US_PER_DAY
 
 
-def add(acct: Account, ent: Entitlement, amount: Decimal, at: int, *, expires_at: int | None = None,
+def add(acct: CreditAccount, ent: CreditEntitlement, amount: Decimal, at: int, *, expires_at: int | None = None,
         source_type: str = "api", source_id: str | None = None, cycle_end: int | None = None,
         reason: str | None = None, metadata: dict | None = None, key: str | None = None,
         entry_type: str = CREDIT_ADDED, reference: tuple[str, str] | None = None) -> Entry:
@@ -179,7 +179,7 @@ def add(acct: Account, ent: Entitlement, amount: Decimal, at: int, *, expires_at
     return entry
 
 
-def deduct(acct: Account, ent: Entitlement, amount: Decimal, at: int, *, allow_overage: bool = True,
+def deduct(acct: CreditAccount, ent: CreditEntitlement, amount: Decimal, at: int, *, allow_overage: bool = True,
            reason: str | None = None, metadata: dict | None = None, key: str | None = None,
            entry_type: str = CREDIT_DEDUCTED, reference: tuple[str, str] | None = None, force: bool = False) -> Entry:
     """Take ``amount`` FIFO from the open grants; the part past zero becomes overage, or it is refused.
@@ -214,7 +214,7 @@ def deduct(acct: Account, ent: Entitlement, amount: Decimal, at: int, *, allow_o
                         reference_id=reference[1] if reference else None)
 
 
-def adjust(acct: Account, ent: Entitlement, amount: Decimal, at: int, **kw) -> Entry:
+def adjust(acct: CreditAccount, ent: CreditEntitlement, amount: Decimal, at: int, **kw) -> Entry:
     """A ``manual_adjustment``: ``amount > 0`` grants, ``amount < 0`` deducts (never into overage)."""
     if amount > 0:
         return add(acct, ent, amount, at, entry_type=MANUAL_ADJUSTMENT, **kw)
@@ -222,7 +222,7 @@ def adjust(acct: Account, ent: Entitlement, amount: Decimal, at: int, **kw) -> E
     return deduct(acct, ent, -amount, at, allow_overage=False, entry_type=MANUAL_ADJUSTMENT, **kw)
 
 
-def low_balance_threshold(acct: Account, ent: Entitlement) -> Decimal | None:
+def low_balance_threshold(acct: CreditAccount, ent: CreditEntitlement) -> Decimal | None:
     """``low_balance_threshold_percent`` of the balance as it stood after the last credit (None: no alert)."""
     pct, base = ent.low_balance_threshold_percent, acct.threshold_base
     if pct is None or base is None or base <= 0:
@@ -238,14 +238,14 @@ def crossed_low(entry: Entry, threshold: Decimal | None) -> bool:
 # ---------------------------------------------------------------------------------------------- settlement
 
 
-def _close(acct: Account, ent: Entitlement, grant: Grant, entry_type: str, how: str, at: int) -> Entry:
+def _close(acct: CreditAccount, ent: CreditEntitlement, grant: Grant, entry_type: str, how: str, at: int) -> Entry:
     amount = grant.remaining
     grant.remaining, grant.closed, grant.closed_at, grant.changed = ZERO, how, at, True
     return acct._record(ent, entry_type, amount, False, at, acct.balance - amount, acct.overage,
                         grant_id=grant.id, allocations=((grant.id, amount),), key=f"sys:{entry_type}:{grant.id}")
 
 
-def _end_of_cycle(acct: Account, ent: Entitlement, grant: Grant, at: int) -> list[Entry]:
+def _end_of_cycle(acct: CreditAccount, ent: CreditEntitlement, grant: Grant, at: int) -> list[Entry]:
     if not ent.rollover_enabled:
         return [_close(acct, ent, grant, CREDIT_EXPIRED, "expired", at)]
     if ent.max_rollover_count is not None and grant.rollover_count >= ent.max_rollover_count:
@@ -269,7 +269,7 @@ def _end_of_cycle(acct: Account, ent: Entitlement, grant: Grant, at: int) -> lis
     return out
 
 
-def _boundary(acct: Account, ent: Entitlement, at: int) -> list[Entry]:
+def _boundary(acct: CreditAccount, ent: CreditEntitlement, at: int) -> list[Entry]:
     sched = acct.schedule
     assert sched is not None
     start = sched.period(at - 1)[0]
@@ -286,7 +286,7 @@ def _boundary(acct: Account, ent: Entitlement, at: int) -> list[Entry]:
     return out
 
 
-def issue_cycle(acct: Account, ent: Entitlement, at: int) -> list[Entry]:
+def issue_cycle(acct: CreditAccount, ent: CreditEntitlement, at: int) -> list[Entry]:
     """Issue the schedule's ``credits_per_cycle`` for the cycle containing ``at`` (once per cycle)."""
     sched = acct.schedule
     if sched is None or sched.credits_per_cycle is None:
@@ -300,7 +300,7 @@ def issue_cycle(acct: Account, ent: Entitlement, at: int) -> list[Entry]:
                 reference=("cycle", str(start)))]
 
 
-def attach_schedule(acct: Account, ent: Entitlement, schedule: Schedule | None, now: int) -> list[Entry]:
+def attach_schedule(acct: CreditAccount, ent: CreditEntitlement, schedule: Schedule | None, now: int) -> list[Entry]:
     """Follow ``schedule`` from ``now`` (None: stop): cycles settle from the current one on, and its
     ``credits_per_cycle`` are issued for the current cycle unless already issued."""
     acct.schedule = schedule
@@ -311,7 +311,7 @@ def attach_schedule(acct: Account, ent: Entitlement, schedule: Schedule | None, 
     return issue_cycle(acct, ent, now)
 
 
-def settle(acct: Account, ent: Entitlement, now: int) -> list[Entry]:
+def settle(acct: CreditAccount, ent: CreditEntitlement, now: int) -> list[Entry]:
     """Apply every cycle end and expiry up to ``now`` (inclusive), in time order; returns the entries."""
     out: list[Entry] = []
     while True:

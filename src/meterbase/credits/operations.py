@@ -35,11 +35,11 @@ from ..storage import credits_repo as repo, outbox, policy_cache
 from . import ledger
 from .amounts import ceil_to, parse_amount, text
 from .cycles import parse_schedule
-from .entitlement import Entitlement
-from .ledger import Account, Entry
+from .entitlement import CreditEntitlement
+from .ledger import CreditAccount, Entry
 from .views import BRAND_ID, Balance, Recorded
 
-Op = Callable[[Account, Entitlement], Any]
+Op = Callable[[CreditAccount, CreditEntitlement], Any]
 MAX_KEY = 255
 
 
@@ -52,7 +52,7 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-def require_entitlement(conn, environment: str, entitlement_id: str, *, deleted_ok: bool = False) -> Entitlement:
+def require_entitlement(conn, environment: str, entitlement_id: str, *, deleted_ok: bool = False) -> CreditEntitlement:
     ent = repo.get_entitlement(conn, environment, entitlement_id)
     if ent is None or (ent.deleted_at is not None and not deleted_ok):
         raise NotFound("credit entitlement not found", "credit_entitlement_id")
@@ -63,7 +63,7 @@ def _recorded(row: repo.LedgerRow, precision: int, replayed: bool = False) -> Re
     return Recorded(row.entry, row.entitlement_id, row.customer_id, precision, row.recorded_at, replayed)
 
 
-def _webhooks(conn, bal: repo.BalanceRow, ent: Entitlement, entries: list[Entry], low: tuple | None,
+def _webhooks(conn, bal: repo.BalanceRow, ent: CreditEntitlement, entries: list[Entry], low: tuple | None,
               now: int, business_id: str) -> None:
     """One outbox message per entry (Dodo's ``CreditLedgerEntry``), and ``credit.balance_low`` when a
     deduction took the balance below ``low = (threshold, base)``."""
@@ -83,7 +83,7 @@ def _webhooks(conn, bal: repo.BalanceRow, ent: Entitlement, entries: list[Entry]
             }, now)
 
 
-def _request_fingerprint(ent: Entitlement, customer_id: str, request: dict) -> str:
+def _request_fingerprint(ent: CreditEntitlement, customer_id: str, request: dict) -> str:
     """Hash of the request an idempotency key stands for; amounts at the precision ('10' = '10.00')."""
     normal = dict(request)
     if "amount" in normal:
@@ -135,7 +135,7 @@ def deduct(conn, environment: str, entitlement_id: str, customer_id: str, amount
            business_id: str | None = None) -> Recorded:
     """Deduct ``amount`` (FIFO, then overage) inside the caller's transaction; raises ``InsufficientCredits``
     (and writes nothing) when the balance and the overage allowance cannot cover it."""
-    def op(acct: Account, ent: Entitlement) -> Entry:
+    def op(acct: CreditAccount, ent: CreditEntitlement) -> Entry:
         return ledger.deduct(acct, ent, parse_amount(amount, ent.precision), now, allow_overage=allow_overage,
                              reason=reason, metadata=metadata, reference=reference)
 
@@ -152,7 +152,7 @@ def grant(conn, environment: str, entitlement_id: str, customer_id: str, amount:
     if source_type not in ledger.SOURCE_TYPES or source_type == "rollover":
         raise ValidationError("source_type must be one of subscription, one_time, addon, api", "source_type")
 
-    def op(acct: Account, ent: Entitlement) -> Entry:
+    def op(acct: CreditAccount, ent: CreditEntitlement) -> Entry:
         return ledger.add(acct, ent, parse_amount(amount, ent.precision), now, expires_at=expires_at,
                           source_type=source_type, source_id=source_id, cycle_end=cycle_end, reason=reason,
                           metadata=metadata)
@@ -166,7 +166,7 @@ def adjust(conn, environment: str, entitlement_id: str, customer_id: str, amount
            idempotency_key: str | None = None, reason: str | None = None, metadata: dict | None = None,
            business_id: str | None = None) -> Recorded:
     """A ``manual_adjustment`` of ``amount`` (signed: positive grants, negative deducts without overage)."""
-    def op(acct: Account, ent: Entitlement) -> Entry:
+    def op(acct: CreditAccount, ent: CreditEntitlement) -> Entry:
         return ledger.adjust(acct, ent, parse_amount(amount, ent.precision, signed=True), now, reason=reason,
                              metadata=metadata)
 
@@ -188,7 +188,7 @@ def issue_cycle_grant(conn, environment: str, entitlement_id: str, customer_id: 
 def set_schedule(conn, environment: str, entitlement_id: str, customer_id: str, raw: Any, now: int, *,
                  business_id: str | None = None) -> None:
     """Make the balance follow a cycle (``raw``: see :func:`.cycles.parse_schedule`; None: no cycles)."""
-    def op(acct: Account, ent: Entitlement) -> None:
+    def op(acct: CreditAccount, ent: CreditEntitlement) -> None:
         schedule = None if raw is None else parse_schedule(raw, ent.precision)
         ledger.attach_schedule(acct, ent, schedule, now)
 
@@ -204,7 +204,7 @@ def peek_balance(conn, environment: str, entitlement_id: str, customer_id: str, 
     return settled_view(conn, bal, ent, now)
 
 
-def settled_view(conn, bal: repo.BalanceRow, ent: Entitlement, now: int) -> Balance:
+def settled_view(conn, bal: repo.BalanceRow, ent: CreditEntitlement, now: int) -> Balance:
     balance, overage, next_event, last = bal.balance, bal.overage, bal.next_event_at, bal.last_transaction_at
     if next_event is not None and next_event <= now:
         acct = repo.read_account(conn, bal)
@@ -219,7 +219,7 @@ def settled_view(conn, bal: repo.BalanceRow, ent: Entitlement, now: int) -> Bala
 class OverageCharge:
     """Overage invoiced at a cycle end (``invoice_at_billing``): the ledger entry and its priced line."""
 
-    entitlement: Entitlement
+    entitlement: CreditEntitlement
     entry: Recorded
     line: Line  # quantity = overage credits, unit price = price_per_unit, amount rounded once to the currency
 

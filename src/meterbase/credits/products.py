@@ -27,19 +27,20 @@ from ..billing.periods import period_at
 from ..billing.plans import Plan
 from ..errors import Conflict, NotFound, ValidationError
 from ..exact import EXACT
+from ..meters.aggregations import REGISTRY
 from ..storage import billing_repo, credits_repo as repo, meters_repo
 from ..storage.billing_repo import Subscription
 from ..timeutil import to_us
 from . import ledger
 from .amounts import parse_amount
 from .cycles import Schedule
-from .entitlement import Entitlement
+from .entitlement import CreditEntitlement
 from .operations import change, peek_balance, require_entitlement
 
-ADDITIVE = ("count", "sum")
+ADDITIVE = tuple(a.name for a in REGISTRY.values() if a.additive)  # from the registry
 
 
-def _live(conn, env: str, entitlement_id: str, field: str) -> Entitlement:
+def _live(conn, env: str, entitlement_id: str, field: str) -> CreditEntitlement:
     try:
         return require_entitlement(conn, env, entitlement_id)
     except NotFound:
@@ -69,7 +70,7 @@ def _schedule(sub: Subscription, amount: Decimal | None) -> Schedule:
     return Schedule(sub.anchor_at, sub.cycle, amount, sub.id, sub.start_at, sub.ends_at)
 
 
-def _follow(conn, env: str, ent: Entitlement, customer_id: str, schedule: Schedule, now: int,
+def _follow(conn, env: str, ent: CreditEntitlement, customer_id: str, schedule: Schedule, now: int,
             business_id: str | None) -> None:
     bal = repo.get_balance(conn, env, ent.id, customer_id)
     current = None if bal is None else bal.parsed_schedule()
@@ -110,7 +111,7 @@ def sync_subscription(conn, env: str, subscription_id: str, now: int, *, created
                    a.trial_credits_expire_after_trial, now, business_id)
 
 
-def _trial(conn, env: str, ent: Entitlement, sub: Subscription, amount: Decimal, expire: bool, now: int,
+def _trial(conn, env: str, ent: CreditEntitlement, sub: Subscription, amount: Decimal, expire: bool, now: int,
            business_id: str | None) -> None:
     first_end = to_us(period_at(sub.start, sub.anchor, sub.cycle, sub.start).end)
     if expire and first_end <= now:
@@ -153,7 +154,7 @@ def subscription_credits(conn, env: str, sub: Subscription, now: int) -> list[di
 # ---------------------------------------------------------------------------------------------- Dodo shapes
 
 
-def _ent_settings(ent: Entitlement) -> dict:
+def _ent_settings(ent: CreditEntitlement) -> dict:
     return {"credit_entitlement_id": ent.id, "credit_entitlement_name": ent.name, "overage_behavior": ent.overage_behavior,
             "overage_enabled": ent.overage_enabled, "rollover_enabled": ent.rollover_enabled,
             "expires_after_days": ent.expires_after_days, "low_balance_threshold_percent": ent.low_balance_threshold_percent,

@@ -20,7 +20,7 @@ from ..storage import audit, billing_repo, credits_repo as repo, policy_cache
 from ..storage.store import Store
 from ..timeutil import parse_instant, to_us
 from . import metered, operations as ops, products as product_credits
-from .entitlement import Entitlement, apply_update, parse_entitlement
+from .entitlement import CreditEntitlement, apply_update, parse_entitlement
 from .ledger import TRANSACTION_TYPES
 from .views import Balance, Recorded, grant_dict
 
@@ -87,7 +87,7 @@ class CreditService:
             policy_cache.forget(self.store, self.environment, customer_id)
         return out
 
-    def _one_covering(self, conn, ent: Entitlement) -> None:
+    def _one_covering(self, conn, ent: CreditEntitlement) -> None:
         """At most one entitlement per environment covers ``allow()``'s usage; its changes reach every cache."""
         if not ent.covers_policy_usage or ent.deleted_at is not None:
             return
@@ -97,7 +97,7 @@ class CreditService:
                            "(one per environment)", "covers_policy_usage")
 
     # -- entitlements ---------------------------------------------------------------------------------
-    def create_entitlement(self, raw: Any) -> Entitlement:
+    def create_entitlement(self, raw: Any) -> CreditEntitlement:
         now = self.now()
         ent = parse_entitlement(raw, id=new_id("cde"), environment=self.environment, now=now)
         with self.store.write() as conn:
@@ -109,22 +109,22 @@ class CreditService:
             policy_cache.forget(self.store, self.environment)
         return ent
 
-    def _announce(self, conn, *ents: Entitlement) -> bool:
+    def _announce(self, conn, *ents: CreditEntitlement) -> bool:
         """A covering entitlement changes: every customer's covering balance may (True: forget them after commit)."""
         if any(e.covers_policy_usage for e in ents):
             policy_cache.announce(conn, self.environment)
             return True
         return False
 
-    def get_entitlement(self, entitlement_id: str, *, deleted_ok: bool = False) -> Entitlement:
+    def get_entitlement(self, entitlement_id: str, *, deleted_ok: bool = False) -> CreditEntitlement:
         with self.store.read() as conn:
             return ops.require_entitlement(conn, self.environment, entitlement_id, deleted_ok=deleted_ok)
 
-    def list_entitlements(self, *, deleted: bool = False, limit: int = 100, offset: int = 0) -> list[Entitlement]:
+    def list_entitlements(self, *, deleted: bool = False, limit: int = 100, offset: int = 0) -> list[CreditEntitlement]:
         with self.store.read() as conn:
             return repo.list_entitlements(conn, self.environment, deleted=deleted, limit=limit, offset=offset)
 
-    def update_entitlement(self, entitlement_id: str, raw: Any) -> Entitlement:
+    def update_entitlement(self, entitlement_id: str, raw: Any) -> CreditEntitlement:
         now = self.now()
         with self.store.write() as conn:
             before = ops.require_entitlement(conn, self.environment, entitlement_id)
@@ -138,7 +138,7 @@ class CreditService:
             policy_cache.forget(self.store, self.environment)
         return ent
 
-    def set_deleted(self, entitlement_id: str, deleted: bool) -> Entitlement:
+    def set_deleted(self, entitlement_id: str, deleted: bool) -> CreditEntitlement:
         """Soft-delete (hidden from lists, no ledger writes) or restore; 409 when already in that state."""
         now = self.now()
         with self.store.write() as conn:
@@ -218,7 +218,7 @@ class CreditService:
             rows = repo.list_balances(conn, self.environment, entitlement_id, customer_id, limit, offset)
             return [ops.settled_view(conn, row, ent, now) for row in rows]
 
-    def customer_balances(self, customer_id: str, limit: int = 100) -> list[tuple[Entitlement, Balance]]:
+    def customer_balances(self, customer_id: str, limit: int = 100) -> list[tuple[CreditEntitlement, Balance]]:
         """Every balance of ``customer_id`` (entitlements not deleted), with its entitlement."""
         customer_id, now = require_customer(customer_id), self.now()
         out = []
@@ -230,7 +230,7 @@ class CreditService:
                     out.append((ent, with_pending(ops.settled_view(conn, row, ent, now), pending)))
         return out
 
-    def _settled(self, entitlement_id: str, customer_id: str) -> tuple[Entitlement, repo.BalanceRow | None]:
+    def _settled(self, entitlement_id: str, customer_id: str) -> tuple[CreditEntitlement, repo.BalanceRow | None]:
         """Persist a due settlement first, so listings never show credit that has expired."""
         customer_id, now = require_customer(customer_id), self.now()
         with self.store.read() as conn:

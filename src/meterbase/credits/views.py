@@ -17,7 +17,7 @@ from ..pricing.decimals import text as plain
 from ..timeutil import iso_us
 from .amounts import text
 from .cycles import Schedule
-from .entitlement import Entitlement
+from .entitlement import CreditEntitlement
 from .ledger import Entry, Grant
 
 BRAND_ID = "brd_default"
@@ -129,14 +129,14 @@ def grant_dict(grant: Grant, entitlement_id: str, customer_id: str, precision: i
     }
 
 
-def entitlement_native(ent: Entitlement) -> dict[str, Any]:
+def entitlement_native(ent: CreditEntitlement) -> dict[str, Any]:
     d = ent.to_dict()
     for key in ("created_at", "updated_at", "deleted_at"):
         d[key] = _iso(d[key])
     return d
 
 
-def entitlement_dodo(ent: Entitlement, business_id: str) -> dict[str, Any]:
+def entitlement_dodo(ent: CreditEntitlement, business_id: str) -> dict[str, Any]:
     """Dodo's ``CreditEntitlement``: ``price_per_unit`` in the currency's minor unit, ``overage_limit`` an integer."""
     d = entitlement_native(ent)
     price = None

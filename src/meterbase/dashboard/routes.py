@@ -8,6 +8,7 @@ session's active mode only (``test_mode`` / ``live_mode``), exactly as that key 
 from __future__ import annotations
 
 import base64
+import math
 import mimetypes
 from urllib.parse import quote, urlencode
 
@@ -15,10 +16,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
 from ..errors import NotFound, ValidationError
-from ..meters.model import NUMERIC_AGGREGATIONS
+from ..meters.aggregations import REGISTRY
 from ..storage import dashboard_queries as q
 from ..storage.keys_repo import ENVIRONMENTS
 from ..timeutil import iso_us
+from ..usage_limits import bounded_usage
 from . import billing_pages, customers
 from .pages import HERE, MODE_LABELS, not_found, read_form, render
 from .session import UiSession, api_session, clear_session, page_session, read_session, same_origin, set_session
@@ -84,7 +86,20 @@ async def login(request: Request):
     form = await read_form(request)
     nxt = _safe_next(form.get("next"))
     token = form.get("api_key", "").strip()
+    # failed logins are charged to the client's address in the API's failed-authentication limiter
+    # (api/ratelimit.py, MB_AUTH_FAILURE_BURST / _RPS): once its bucket is empty, 429 before any lookup
+    failures = getattr(request.app.state, "auth_failures", None)
+    address = request.client.host if request.client else "unknown"
+    wait = failures.acquire(address, take=False) if failures is not None and token else None
+    if wait is not None:
+        retry = max(1, math.ceil(wait))
+        resp = render(request, "login.html", read_session(request), 429, next=nxt, want_mode=None, active="login",
+                      error=f"Too many failed logins from your address; try again in {retry} s.")
+        resp.headers["Retry-After"] = str(retry)
+        return resp
     key = request.app.state.store.find_key(token) if token else None  # the same lookup as api/auth.py
+    if key is None and token and failures is not None:
+        failures.acquire(address)
     if not same_origin(request) or key is None:
         error = "That API key is not valid (or was revoked)." if token else "Paste an API key to log in."
         if not same_origin(request):  # e.g. a proxy that rewrites Host: it must keep the public Host header
@@ -165,7 +180,8 @@ def meters_page(request: Request, archived: bool = False, s: UiSession = Depends
     meters = store.list_meters(env, archived, 1000)
     with store.read() as conn:
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US)
-    return render(request, "meters.html", s, active="meters", meters=meters, stats=stats, archived=archived)
+    return render(request, "meters.html", s, active="meters", meters=meters, stats=stats, archived=archived,
+                  aggregations=list(REGISTRY.values()))
 
 
 def _usage_params(request: Request) -> dict:
@@ -182,10 +198,13 @@ def _usage_params(request: Request) -> dict:
     }
 
 
-def _meter_usage(store, env: str, meter_id: str, params: dict) -> dict:
+def _meter_usage(request: Request, env: str, meter_id: str, params: dict) -> dict:
+    """The usage document of the meter page, bounded like the API's (``usage_limits``: 422 past MB_MAX_USAGE_CELLS)."""
+    store = request.app.state.store
     frm, to, range_key = resolve_range(store.now(), params["window"], params["range"], params["from"], params["to"])
     keys = [k.strip() for k in params["group_by"].split(",") if k.strip()] if params["group_by"] else None
-    u = store.usage(env, meter_id, frm, to, params["window"], params["tz"], params["customer_id"], keys)
+    u = bounded_usage(store, env, meter_id, frm, to, params["window"], params["tz"], params["customer_id"], keys,
+                      request.app.state.settings.max_usage_cells)
     out = usage_json(u)
     out["range"] = range_key
     out["group_by"] = keys or []
@@ -204,28 +223,28 @@ def meter_page(request: Request, meter_id: str, s: UiSession = Depends(page_sess
     params = _usage_params(request)
     error = None
     try:
-        usage = _meter_usage(store, env, meter.id, params)
+        usage = _meter_usage(request, env, meter.id, params)
     except ValidationError as exc:
         error = exc.message
         params.update(window="day", range=None, **{"from": None, "to": None})
         try:
-            usage = _meter_usage(store, env, meter.id, params)
+            usage = _meter_usage(request, env, meter.id, params)
         except ValidationError as exc2:  # e.g. an unknown time zone or too many group keys
             error = exc2.message
             params.update(tz="UTC", group_by=None)
-            usage = _meter_usage(store, env, meter.id, params)
+            usage = _meter_usage(request, env, meter.id, params)
     now = store.now()
     with store.read() as conn:
         customers = q.meter_customers(conn, meter.id, meter=meter)
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US).get(meter.id)
     return render(request, "meter.html", s, active="meters", meter=meter, usage=usage, params=params, error=error,
-                  customers=customers, stats=stats, numeric=meter.aggregation in NUMERIC_AGGREGATIONS)
+                  customers=customers, stats=stats)
 
 
 @router.get("/ui/api/meters/{meter_id}/usage")
 def meter_usage_api(request: Request, meter_id: str, s: UiSession = Depends(api_session)):
     """Chart data for the meter page: the ``/v1/meters/{id}/usage`` document plus merged series."""
-    return _meter_usage(request.app.state.store, s.environment, meter_id, _usage_params(request))
+    return _meter_usage(request, s.environment, meter_id, _usage_params(request))
 
 
 # -- events explorer ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from decimal import Decimal, InvalidOperation
 from ..errors import ValidationError
 from ..events.values import decimal_text, to_decimal
 from ..meters.aggregate import Partial
-from ..meters.model import NUMERIC_AGGREGATIONS, Meter
+from ..meters.aggregations import REGISTRY
+from ..meters.model import Meter
 from ..meters.windows import MAX_WINDOWS, WINDOW_SIZES
 from ..storage.usage import UsageResult
 from ..timeutil import UTC, from_us, iso_us, parse_instant, to_us
@@ -126,14 +127,14 @@ def _val(p: Partial, agg: str) -> str | None:
 #: How customers combine into one line, per aggregation: merged exactly (partials) where the merged value
 #: means something for all customers together; otherwise each customer's value is summed per window
 #: (max, last: e.g. storage in use) or the customers are drawn one line each (min).
-COMBINED = {"count": "total", "sum": "total", "avg": "average of all events", "unique_count": "distinct across customers",
-            "max": "sum of each customer's max", "last": "sum of each customer's last value", "min": None}
+#: From the registry (``Aggregation.combine`` / ``combined_label``).
+COMBINED = {a.name: a.combined_label for a in REGISTRY.values()}
 PER_CUSTOMER_LINES = 8
 
 
 def _merged(parts_by_customer: dict[str, list[Partial]], nwin: int, agg: str) -> tuple[list, Partial]:
     """Values per window of several customers combined per ``COMBINED[agg]`` (and the range total)."""
-    if agg not in ("max", "last", "min"):
+    if REGISTRY[agg].combine == "merge":
         acc = [Partial() for _ in range(nwin)]
         for parts in parts_by_customer.values():
             for i, p in enumerate(parts):
@@ -174,7 +175,7 @@ def chart_payload(u: UsageResult) -> dict:
         glabel = ", ".join(f"{k}={'(missing)' if v is None else v}" for k, v in gkey)
         if len(customers) <= 1 or COMBINED[agg] is not None:
             values, total = _merged(per, nwin, agg)
-            summed = agg in ("max", "last", "min")  # not mergeable: each customer's value, added up
+            summed = REGISTRY[agg].combine != "merge"  # not mergeable: each customer's value, added up
             if len(customers) == 1:
                 label = glabel or next(iter(customers))
             elif glabel:
@@ -212,10 +213,10 @@ def rejection_reason(meter: Meter, metadata: dict) -> str | None:
     """Why ``meter`` (already matching the event's name) would skip this event's value, if it would."""
     if not meter.predicate(metadata):
         return None
-    agg = meter.aggregation
-    if agg == "unique_count":
+    agg = meter.agg
+    if agg.needs_key and not agg.numeric:  # e.g. unique_count: any value counts
         return None if meter.key in metadata else f"'{meter.key}' missing"
-    if agg not in NUMERIC_AGGREGATIONS:
+    if not agg.numeric:
         return None
     if meter.key not in metadata:
         return f"'{meter.key}' missing"

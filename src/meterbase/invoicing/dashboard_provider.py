@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from ..billing.grace import grace_hours
 from ..errors import NotFound, ValidationError
 from ..formatting import describe_price
-from ..policy.periods import add_months
+from ..periods import add_months
 from ..storage import audit
 from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo
@@ -22,7 +22,7 @@ from ..storage import billing_repo as repo
 from ..storage import billing_runs as runs_repo
 from ..storage import meters_repo
 from ..timeutil import to_us
-from .overview import Account, BillingViews, Money
+from .overview import BillingAccount, BillingViews, MoneyOverview
 from .service import Billing
 
 
@@ -111,7 +111,7 @@ def accounts(store, env: str, search: str | None = None, limit: int = 50, offset
     return {"accounts": BillingViews(store).accounts(env, customers), "total": total}
 
 
-def account(store, env: str, customer_id: str) -> Account | None:
+def account(store, env: str, customer_id: str) -> BillingAccount | None:
     return BillingViews(store).account(env, customer_id)
 
 
@@ -143,7 +143,7 @@ def products(store, env: str) -> list[dict]:
     return out
 
 
-def money(store, env: str) -> Money:
+def money(store, env: str) -> MoneyOverview:
     return BillingViews(store).money(env)
 
 

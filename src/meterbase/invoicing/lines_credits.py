@@ -23,7 +23,7 @@ from decimal import Decimal
 from ..billing.invoice import InvoiceLine
 from ..credits import ledger
 from ..credits.amounts import ZERO
-from ..credits.entitlement import CARRY_DEFICIT, CARRY_DEFICIT_AUTO_REPAY, INVOICE_AT_BILLING, Entitlement
+from ..credits.entitlement import CARRY_DEFICIT, CARRY_DEFICIT_AUTO_REPAY, INVOICE_AT_BILLING, CreditEntitlement
 from ..credits.ledger import Entry
 from ..credits.operations import settled_view
 from ..pricing import Money, PerUnit, price_line
@@ -62,7 +62,7 @@ def lines(ctx) -> list[InvoiceLine]:
     return out
 
 
-def _line(ctx, ent: Entitlement, kind: str, description: str, start: int, end: int, quantity: Decimal,
+def _line(ctx, ent: CreditEntitlement, kind: str, description: str, start: int, end: int, quantity: Decimal,
           detail: dict, *, at: int, price: Decimal | None = None) -> InvoiceLine:
     amount, billable, exact = Money(ZERO, ctx.currency).amount, ZERO, None  # 0.00 in the currency
     if price is not None:
@@ -76,7 +76,7 @@ def _line(ctx, ent: Entitlement, kind: str, description: str, start: int, end: i
     )
 
 
-def _applied(ctx, ent: Entitlement, entries: list[Entry], horizon: int) -> list[InvoiceLine]:
+def _applied(ctx, ent: CreditEntitlement, entries: list[Entry], horizon: int) -> list[InvoiceLine]:
     taken = past_zero = ZERO
     for e in entries:
         if e.transaction_type == ledger.CREDIT_DEDUCTED and ctx.start <= e.at < min(ctx.end, horizon + 1) \
@@ -90,7 +90,7 @@ def _applied(ctx, ent: Entitlement, entries: list[Entry], horizon: int) -> list[
                   {"past_zero": ent.amount_text(past_zero), "behavior": ent.overage_behavior}, at=ctx.start)]
 
 
-def _charged(ctx, ent: Entitlement, e: Entry) -> InvoiceLine:
+def _charged(ctx, ent: CreditEntitlement, e: Entry) -> InvoiceLine:
     start, end = e.period if e.period else (ctx.start, e.at)
     return _line(ctx, ent, "credit_overage", f"{ent.name}: overage charged", start, end, e.amount,
                  {"behavior": INVOICE_AT_BILLING, "ledger_entry_id": e.id}, at=e.at - 1, price=e.unit_price)
@@ -116,7 +116,7 @@ def _overage_at(ctx, bal, entries: list[Entry], at: int) -> Decimal:
     return next((e.overage_after for e in older if by_end(e)), ZERO)
 
 
-def _carried(ctx, ent: Entitlement, bal, schedule, entries: list[Entry], horizon: int) -> list[InvoiceLine]:
+def _carried(ctx, ent: CreditEntitlement, bal, schedule, entries: list[Entry], horizon: int) -> list[InvoiceLine]:
     out = []
     for b in _boundaries(schedule, ctx.start, min(ctx.end, horizon)):
         carried = _overage_at(ctx, bal, entries, b)
@@ -126,7 +126,7 @@ def _carried(ctx, ent: Entitlement, bal, schedule, entries: list[Entry], horizon
     return out
 
 
-def _so_far(ctx, ent: Entitlement, bal, schedule) -> list[InvoiceLine]:
+def _so_far(ctx, ent: CreditEntitlement, bal, schedule) -> list[InvoiceLine]:
     """The running cycle's overage, where this invoice will carry it (upcoming invoices only)."""
     nxt = schedule.next_boundary(ctx.upto)
     if nxt > ctx.end or ent.overage_behavior not in (INVOICE_AT_BILLING, *CARRIED):

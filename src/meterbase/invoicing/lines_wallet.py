@@ -21,11 +21,13 @@ from ..timeutil import from_us
 KIND = "wallet_payment"
 
 
-def pay(conn, invoice_ids: list[str], now: int) -> None:
+def pay(conn, invoice_ids: list[str], now: int) -> set[str]:
     """Let each finalized invoice's customer wallet pay its amount due (call right after finalizing them).
+    Returns the ids of the invoices a wallet paid now (they got a payment line).
 
     Two queries whatever the number of invoices when no customer of theirs has money in a wallet (an invoice
     run finalizing thousands of invoices creates no wallet rows)."""
+    paid_now: set[str] = set()
     rows = inv_repo.invoice_rows(conn, invoice_ids)
     funded: set[tuple[str, str, str]] = set()
     for env in {r.environment for r in rows}:
@@ -41,6 +43,7 @@ def pay(conn, invoice_ids: list[str], now: int) -> None:
         entry = wallet_pay(conn, inv.environment, inv.customer_id, inv.currency, due, inv.id, now)
         if entry is None or entry.amount <= 0:
             continue
+        paid_now.add(inv.id)
         paid = from_minor(entry.amount, inv.currency)
         inv_repo.add_payment_line(conn, inv.id, InvoiceLine(
             kind=KIND, description="Paid from the customer's wallet", product_id="", meter_id=None,
@@ -48,3 +51,4 @@ def pay(conn, invoice_ids: list[str], now: int) -> None:
             billable_units=Decimal(1), unit_price=None, amount=-paid,
             detail={"model": KIND, "wallet_entry_id": entry.id, "wallet_balance_after": entry.after_balance},
         ), now)
+    return paid_now

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from ..billing.invoice import InvoiceDraft
 from ..billing.periods import Period, period_at
-from ..policy.periods import add_months
+from ..periods import add_months
 from ..pricing import UnbillableQuantity
 from ..storage import billing_adjustments as adj_repo
 from ..storage import billing_invoices as inv_repo
@@ -60,7 +60,7 @@ class Current:
 
 
 @dataclass
-class Account:
+class BillingAccount:
     customer_id: str
     customer: repo.Customer | None
     subscriptions: list[Current] = field(default_factory=list)
@@ -88,7 +88,7 @@ class MonthTotals:
 
 
 @dataclass
-class Money:
+class MoneyOverview:
     """The overview's money: last month billed, this period so far, and 12 months of billed revenue."""
 
     last_month: MonthTotals
@@ -134,7 +134,7 @@ class BillingViews:
             out.append(state)
         return out
 
-    def accounts(self, env: str, customers: list[repo.Customer], at: datetime | None = None) -> list[Account]:
+    def accounts(self, env: str, customers: list[repo.Customer], at: datetime | None = None) -> list[BillingAccount]:
         """The accounts of ``customers`` (a page of them), in their order."""
         at = self._now(at)
         with snapshot(self.store) as conn:
@@ -143,9 +143,9 @@ class BillingViews:
         by_customer: dict[str, list[Current]] = defaultdict(list)
         for state in states:
             by_customer[state.subscription.customer_id].append(state)
-        return [Account(c.id, c, by_customer.get(c.id, [])) for c in customers]
+        return [BillingAccount(c.id, c, by_customer.get(c.id, [])) for c in customers]
 
-    def account(self, env: str, customer_id: str, at: datetime | None = None) -> Account | None:
+    def account(self, env: str, customer_id: str, at: datetime | None = None) -> BillingAccount | None:
         """One customer's account; None when it has neither a billing record nor a subscription."""
         at = self._now(at)
         with snapshot(self.store) as conn:
@@ -153,14 +153,14 @@ class BillingViews:
             subs = load_subscriptions(conn, env, [customer_id])
             if customer is None and not subs:
                 return None
-            account = Account(customer_id, customer, self.current(conn, subs, at),
+            account = BillingAccount(customer_id, customer, self.current(conn, subs, at),
                               runs_repo.open_skips(conn, env, customer_id))
         for sub in subs:
             _, periods = period_usage(self.store, env, sub.id, LATE_PERIODS)
             account.late.extend(p for p in periods if p.pending or p.error)
         return account
 
-    def money(self, env: str, at: datetime | None = None, months: int = 12) -> Money:
+    def money(self, env: str, at: datetime | None = None, months: int = 12) -> MoneyOverview:
         at = self._now(at)
         this_month = month_floor(at)
         first = add_months(this_month, -(months - 1))
@@ -187,4 +187,4 @@ class BillingViews:
                     (recurring if line.kind == "fixed" else usage)[s.upcoming.currency] += line.amount
             recurring, usage = dict(recurring), dict(usage)
         series = [buckets[k] for k in sorted(buckets) if buckets[k].start <= this_month]
-        return Money(last, recurring, usage, len(subs), series)
+        return MoneyOverview(last, recurring, usage, len(subs), series)

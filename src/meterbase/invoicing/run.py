@@ -112,14 +112,15 @@ def write_invoices(conn, priced: list[tuple[Subscription, InvoiceDraft]], now_us
     done = set(inv_repo.finalize_drafts(conn, {s.id: None if s.created else it.draft for it, s, f in drafts if f},
                                         now_us))
     inv_repo.reprice_drafts(conn, {s.id: it.draft for it, s, f in drafts if not f and not s.created}, now_us)
-    lines_wallet.pay(conn, sorted(done), now_us)  # wallets pay what the finalized invoices ask
+    paid = lines_wallet.pay(conn, sorted(done), now_us)  # wallets pay what the finalized invoices ask
     written = [Written(it, s, s.id in done) for it, s in zip(items, stored)]
-    _announce(conn, written, now_us)
+    _announce(conn, written, now_us, paid)
     return written
 
 
-def _announce(conn, written: list[Written], now_us: int) -> None:
-    """Queue the webhook messages of a write; payloads are built only when some endpoint wants them."""
+def _announce(conn, written: list[Written], now_us: int, paid: set[str] = frozenset()) -> None:
+    """Queue the webhook messages of a write; payloads are built only when some endpoint wants them.
+    ``invoice.finalized`` carries the invoice as stored: one a wallet ``paid`` is read back with its payment line."""
     by_env: dict[str, list[Written]] = defaultdict(list)
     for w in written:
         by_env[w.item.environment].append(w)
@@ -132,7 +133,8 @@ def _announce(conn, written: list[Written], now_us: int) -> None:
         finalized = [w for w in ws if w.finalized]
         if finalized:
             enqueue_many(conn, env, "invoice.finalized", subscribers(conn, env, "invoice.finalized"),
-                         (w.invoice(now_us).to_dict() for w in finalized), now_us)
+                         ((inv_repo.get_invoice(conn, env, w.stored.id) if w.stored.id in paid
+                           else w.invoice(now_us)).to_dict() for w in finalized), now_us)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Meters: definitions, filters, aggregation partials and time windows (pure core, no I/O)."""
+"""Meters: definitions, filters, the aggregation registry (``aggregations/``, one file per aggregation),
+mergeable partials and time windows (pure core, no I/O)."""
 
 from .aggregate import Partial
 from .filters import compile_filter, parse_filter

@@ -1,7 +1,9 @@
 """Mergeable partial aggregates: the algebra shared by rollups, raw scans and brute force.
 
 A :class:`Partial` summarises any set of events for one meter. Partials of disjoint event sets
-merge associatively, which is what lets hour/day rollups stand in for raw events.
+merge associatively, which is what lets hour/day rollups stand in for raw events. How an event
+folds in and how the value reads out belong to the meter's registry member (``meters.aggregations``);
+the partial is the state they share.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..events.values import to_decimal, to_text
-from ..exact import EXACT, quotient
+from ..exact import EXACT
+from .aggregations import REGISTRY
 from .model import Meter
 
 ZERO = Decimal(0)
@@ -28,6 +30,8 @@ class Partial:
     last_value: Decimal | None = None
     rejected: int = 0  # matched events whose property was missing or not numeric
     distinct: set[str] | None = field(default=None)
+    tw: Decimal | None = None  # time_weighted: integral of the level, value·µs (exact)
+    tw_per: str = "hour"  # time_weighted: the unit the integral is divided by
 
     def add_value(self, d: Decimal, ts: int, seq: int) -> None:
         self.n += 1
@@ -40,25 +44,9 @@ class Partial:
             self.last_ts, self.last_seq, self.last_value = ts, seq, d
 
     def add_event(self, meter: Meter, metadata: dict, ts: int, seq: int) -> None:
-        """Fold one event that already matched ``meter`` (name and filter)."""
+        """Fold one event that already matched ``meter`` (name and filter): the registry member's fold."""
         self.events += 1
-        agg = meter.aggregation
-        if agg == "count":
-            return
-        raw = metadata.get(meter.key)
-        if agg == "unique_count":
-            if raw is None:
-                self.rejected += 1
-            else:
-                if self.distinct is None:
-                    self.distinct = set()
-                self.distinct.add(to_text(raw))
-            return
-        d = to_decimal(raw)
-        if d is None:
-            self.rejected += 1
-        else:
-            self.add_value(d, ts, seq)
+        meter.agg.fold(self, meter, metadata, ts, seq)
 
     def merge(self, other: "Partial") -> "Partial":
         self.events += other.events
@@ -72,6 +60,9 @@ class Partial:
                 self.max = other.max
             if (other.last_ts, other.last_seq) >= (self.last_ts, self.last_seq):
                 self.last_ts, self.last_seq, self.last_value = other.last_ts, other.last_seq, other.last_value
+        if other.tw is not None:  # integrals over disjoint time add up
+            self.tw = other.tw if self.tw is None else EXACT.add(self.tw, other.tw)
+            self.tw_per = other.tw_per
         if other.distinct:
             if self.distinct is None:
                 self.distinct = set()
@@ -80,23 +71,10 @@ class Partial:
 
     def value(self, aggregation: str) -> Decimal | None:
         """The meter value; ``None`` where the aggregation has no value over an empty set."""
-        if aggregation == "count":
-            return Decimal(self.events)
-        if aggregation == "sum":
-            return self.sum
-        if aggregation == "unique_count":
-            return Decimal(len(self.distinct or ()))
-        if self.n == 0:
-            return None
-        if aggregation == "max":
-            return self.max
-        if aggregation == "min":
-            return self.min
-        if aggregation == "last":
-            return self.last_value
-        if aggregation == "avg":  # the one inexact meter value: exact.quotient's rule (half-up, 30 places)
-            return quotient(self.sum, self.n)
-        raise ValueError(f"unknown aggregation {aggregation!r}")
+        member = REGISTRY.get(aggregation)
+        if member is None:
+            raise ValueError(f"unknown aggregation {aggregation!r}")
+        return member.read(self)
 
 
 def matches(meter: Meter, event_name: str, metadata: dict) -> bool:

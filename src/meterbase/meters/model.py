@@ -15,11 +15,13 @@ from typing import Any
 from ..errors import ValidationError
 from ..events.model import MAX_ID_LEN, MAX_KEY_LEN
 from ..events.validate import check_text_tree
+from . import aggregations
 from .filters import Predicate, compile_filter, parse_filter
 
-AGGREGATIONS = ("count", "sum", "max", "min", "avg", "last", "unique_count")
+#: Every aggregation name, from the registry (``meters/aggregations/``).
+AGGREGATIONS = aggregations.NAMES
 #: Aggregations that read a numeric property (non-numeric values are rejected, not crashed on).
-NUMERIC_AGGREGATIONS = ("sum", "max", "min", "avg", "last")
+NUMERIC_AGGREGATIONS = tuple(a.name for a in aggregations.REGISTRY.values() if a.numeric)
 MAX_NAME_LEN = 255
 MAX_DESCRIPTION_LEN = 1000
 MAX_UNIT_LEN = 64
@@ -36,6 +38,8 @@ class MeterSpec:
     measurement_unit: str
     description: str | None = None
     filter: dict | None = None
+    #: Extra parameters of the aggregation (``time_weighted``: ``{"mode": ..., "per": ...}``), else None.
+    aggregation_params: dict | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +70,15 @@ class Meter:
     def key(self) -> str | None:
         return self.spec.aggregation_key
 
+    @property
+    def agg(self) -> aggregations.Aggregation:
+        """This meter's registry member."""
+        return aggregations.REGISTRY[self.spec.aggregation]
+
+    @property
+    def params(self) -> dict:
+        return self.spec.aggregation_params or {}
+
 
 def _text(raw: dict, key: str, required: bool = True, max_len: int = MAX_NAME_LEN) -> str | None:
     value = raw.get(key)
@@ -89,10 +102,9 @@ def parse_meter_spec(raw: Any) -> MeterSpec:
     if not isinstance(agg, dict):
         raise ValidationError("aggregation must be an object like {'type': 'sum', 'key': 'tokens'}", "aggregation")
     agg_type = str(agg.get("type", "")).lower()
-    if agg_type not in AGGREGATIONS:
-        raise ValidationError(f"aggregation.type must be one of {', '.join(AGGREGATIONS)}", "aggregation.type")
+    member = aggregations.get(agg_type)
     key = agg.get("key")
-    if agg_type == "count":
+    if not member.needs_key:
         key = key or None
     elif not isinstance(key, str) or not key:
         raise ValidationError(f"aggregation.key (the metadata property) is required for '{agg_type}'", "aggregation.key")
@@ -107,6 +119,7 @@ def parse_meter_spec(raw: Any) -> MeterSpec:
         measurement_unit=_text(raw, "measurement_unit", required=False, max_len=MAX_UNIT_LEN) or "units",
         description=_description(raw.get("description")),
         filter=parse_filter(raw.get("filter")),
+        aggregation_params=member.parse_params(agg),
     )
 
 

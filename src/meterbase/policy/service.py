@@ -336,14 +336,14 @@ class PolicyService(PolicyReads):
         return overage_lines(self.store, self.environment, customer_id, start, end, currency, policy=self._pinned)
 
 
-def _added(usage: repo.Usage, d: engine.Decision) -> repo.Usage:
+def _added(usage: repo.CounterTotals, d: engine.Decision) -> repo.CounterTotals:
     """A counter's totals after decision ``d`` (price sums stay None on a counter from before they existed)."""
 
     def plus(total: Decimal | None, part: Decimal | None) -> Decimal | None:
         return None if total is None else total + (part or ZERO)
 
     with localcontext(WIDE):
-        return repo.Usage(usage.used + d.consumed, usage.overage + d.overage, plus(usage.price, d.price_diff),
+        return repo.CounterTotals(usage.used + d.consumed, usage.overage + d.overage, plus(usage.price, d.price_diff),
                       plus(usage.overage_price, d.overage_price), plus(usage.cost, d.overhead_cost))
 
 

@@ -38,7 +38,7 @@ def _period(interval: Interval | None, anchor: int, now: int) -> Period:
 class Resolved:
     """What a decision on ``entitlement`` needs, resolved at one instant."""
 
-    customer: Any  # storage.policy_repo.CustomerRow
+    customer: Any  # storage.policy_repo.PolicyCustomerRow
     version: int | None
     policy: Policy
     plan: PolicyPlan

@@ -12,10 +12,10 @@ from .models import Breakdown, Flat, Package, PerUnit, PriceModel, TierCharge
 from .money import CURRENCIES, Money, currency_exponent, from_minor, round_amount, to_minor
 from .parse import MODELS, price_from_dict
 from .quantity import UnbillableQuantity, billable_quantity
-from .tiers import Graduated, Tier, Volume
+from .tiers import Graduated, PriceTier, Volume
 
 __all__ = [
-    "CURRENCIES", "MODELS", "Breakdown", "Flat", "Graduated", "Line", "Money", "Package", "PerUnit",
-    "PriceModel", "Tier", "TierCharge", "UnbillableQuantity", "Volume", "billable_quantity", "currency_exponent", "from_minor", "price_from_dict",
-    "price_line", "proration", "round_amount", "to_minor",
+    "CURRENCIES", "MODELS", "Breakdown", "Flat", "Graduated", "Line", "Money", "Package", "PerUnit", "PriceModel",
+    "PriceTier", "TierCharge", "UnbillableQuantity", "Volume", "billable_quantity",
+    "currency_exponent", "from_minor", "price_from_dict", "price_line", "proration", "round_amount", "to_minor",
 ]

@@ -40,7 +40,7 @@ class TierCharge:
 
 
 @dataclass(frozen=True, slots=True)
-class Usage:
+class UsageCharge:
     """What a model charges for its billable units, before the minimum/maximum clamp."""
 
     amount: Decimal
@@ -124,7 +124,7 @@ class PriceModel:
     def _validate(self) -> None:
         raise NotImplementedError
 
-    def _usage(self, billable: Decimal) -> Usage:
+    def _usage(self, billable: Decimal) -> UsageCharge:
         raise NotImplementedError
 
     def breakdown(self, quantity: Decimal | int | str) -> Breakdown:
@@ -159,8 +159,8 @@ class PerUnit(PriceModel):
     def _validate(self) -> None:
         set_field(self, "unit_price", to_decimal(self.unit_price, "unit_price"))
 
-    def _usage(self, billable: Decimal) -> Usage:
-        return Usage(billable * self.unit_price, unit_price=self.unit_price)
+    def _usage(self, billable: Decimal) -> UsageCharge:
+        return UsageCharge(billable * self.unit_price, unit_price=self.unit_price)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,10 +175,10 @@ class Package(PriceModel):
         set_field(self, "package_size", to_decimal(self.package_size, "package_size", positive=True))
         set_field(self, "package_price", to_decimal(self.package_price, "package_price"))
 
-    def _usage(self, billable: Decimal) -> Usage:
+    def _usage(self, billable: Decimal) -> UsageCharge:
         whole, rest = divmod(billable, self.package_size)
         packages = whole + (1 if rest else 0)
-        return Usage(packages * self.package_price, packages=packages)
+        return UsageCharge(packages * self.package_price, packages=packages)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,5 +193,5 @@ class Flat(PriceModel):
         if self.free_threshold:
             raise ValidationError("a flat price does not depend on quantity; remove free_threshold", "free_threshold")
 
-    def _usage(self, billable: Decimal) -> Usage:
-        return Usage(self.amount)
+    def _usage(self, billable: Decimal) -> UsageCharge:
+        return UsageCharge(self.amount)

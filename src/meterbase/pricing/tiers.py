@@ -1,4 +1,4 @@
-"""Tiered price models: ``Tier``, ``Graduated`` and ``Volume``.
+"""Tiered price models: ``PriceTier``, ``Graduated`` and ``Volume``.
 
 This module owns tier validation and tier arithmetic. Tiers are listed in ascending order; tier
 ``i`` covers billable units in ``(up_to[i-1], up_to[i]]`` (the first starts at 0) and the last
@@ -16,11 +16,11 @@ from typing import ClassVar, Iterator
 
 from ..errors import ValidationError
 from .decimals import optional_decimal, to_decimal
-from .models import ZERO, PriceModel, TierCharge, Usage, build, set_field, to_dict
+from .models import ZERO, PriceModel, TierCharge, UsageCharge, build, set_field, to_dict
 
 
 @dataclass(frozen=True)
-class Tier:
+class PriceTier:
     """One tier: units up to ``up_to`` (None = unbounded) at ``unit_price``, plus ``flat_fee``."""
 
     up_to: Decimal | None
@@ -42,13 +42,13 @@ class Tier:
 
 @dataclass(frozen=True, kw_only=True)
 class _Tiered(PriceModel):
-    tiers: tuple[Tier, ...]
+    tiers: tuple[PriceTier, ...]
 
     def _validate(self) -> None:
         raw = self.tiers
         if not isinstance(raw, (list, tuple)) or not raw:
             raise ValidationError("tiers must be a non-empty list", "tiers")
-        tiers = tuple(t if isinstance(t, Tier) else build(Tier, t, f"tiers.{i}.") for i, t in enumerate(raw))
+        tiers = tuple(t if isinstance(t, PriceTier) else build(PriceTier, t, f"tiers.{i}.") for i, t in enumerate(raw))
         last = len(tiers) - 1
         for i, tier in enumerate(tiers):
             if tier.up_to is None and i != last:
@@ -59,7 +59,7 @@ class _Tiered(PriceModel):
                 raise ValidationError("tier up_to values must be strictly ascending", f"tiers.{i}.up_to")
         set_field(self, "tiers", tiers)
 
-    def _spans(self) -> Iterator[tuple[Decimal, Tier]]:
+    def _spans(self) -> Iterator[tuple[Decimal, PriceTier]]:
         """``(lower bound, tier)`` pairs in order."""
         lower = ZERO
         for tier in self.tiers:
@@ -71,23 +71,23 @@ class _Tiered(PriceModel):
 class Graduated(_Tiered):
     kind: ClassVar[str] = "graduated"
 
-    def _usage(self, billable: Decimal) -> Usage:
+    def _usage(self, billable: Decimal) -> UsageCharge:
         charges = []
         for lower, tier in self._spans():
             if billable <= lower:
                 break
             top = billable if tier.up_to is None else min(billable, tier.up_to)
             charges.append(tier.charge(lower, top - lower))
-        return Usage(sum((c.amount for c in charges), ZERO), tiers=tuple(charges))
+        return UsageCharge(sum((c.amount for c in charges), ZERO), tiers=tuple(charges))
 
 
 @dataclass(frozen=True, kw_only=True)
 class Volume(_Tiered):
     kind: ClassVar[str] = "volume"
 
-    def _usage(self, billable: Decimal) -> Usage:
+    def _usage(self, billable: Decimal) -> UsageCharge:
         lower, tier = next((lo, t) for lo, t in self._spans() if t.up_to is None or billable <= t.up_to)
         if not billable:
-            return Usage(ZERO, unit_price=tier.unit_price)
+            return UsageCharge(ZERO, unit_price=tier.unit_price)
         charge = tier.charge(lower, billable)
-        return Usage(charge.amount, unit_price=tier.unit_price, tiers=(charge,))
+        return UsageCharge(charge.amount, unit_price=tier.unit_price, tiers=(charge,))

@@ -1,4 +1,9 @@
-"""Python SDK: a thin, typed client for a meterbase server, batched ingestion and blueprints."""
+"""Python SDK (a surface): a thin, typed client for a meterbase server, batched ingestion and blueprints.
+
+``client`` (``Meterbase``, ``AsyncMeterbase``); ``ingestion`` (``Ingestion``, a background thread) and
+``ingestion_async`` (``AsyncIngestion``) on the shared queue of ``ingestion_base``, flushed at exit by
+``shutdown``; ``blueprints/`` meter LLM calls, API gateways, object storage, streams and time ranges.
+"""
 
 from .client import AsyncMeterbase, Meterbase, MeterbaseAPIError
 from .ingestion import AsyncIngestion, Ingestion, IngestionError, QueueFullError

@@ -114,8 +114,11 @@ class Meterbase:
 
     # -- meters -------------------------------------------------------------------------------
     def create_meter(self, name: str, event_name: str, aggregation: str = "count", key: str | None = None,
-                     measurement_unit: str = "units", filter: dict | None = None, description: str | None = None) -> dict:
-        body = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+                     measurement_unit: str = "units", filter: dict | None = None, description: str | None = None,
+                     aggregation_params: dict | None = None) -> dict:
+        """``aggregation_params``: extra aggregation fields, e.g. ``{"mode": "gauge", "per": "hour"}``."""
+        body = {"name": name, "event_name": event_name,
+                "aggregation": {"type": aggregation, "key": key, **(aggregation_params or {})},
                 "measurement_unit": measurement_unit, "filter": filter, "description": description}
         return self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
 
@@ -125,9 +128,9 @@ class Meterbase:
 
     def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
               end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
-              group_by: list[str] | None = None) -> dict:
+              group_by: list[str] | None = None, sparse: bool = False) -> dict:
         params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
-                  "group_by": ",".join(group_by) if group_by else None}
+                  "group_by": ",".join(group_by) if group_by else None, "sparse": "true" if sparse else None}
         return self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
 
     # -- live sessions ------------------------------------------------------------------------
@@ -209,8 +212,9 @@ class AsyncMeterbase:
 
     async def create_meter(self, name: str, event_name: str, aggregation: str = "count", key: str | None = None,
                            measurement_unit: str = "units", filter: dict | None = None,
-                           description: str | None = None) -> dict:
-        body = {"name": name, "event_name": event_name, "aggregation": {"type": aggregation, "key": key},
+                           description: str | None = None, aggregation_params: dict | None = None) -> dict:
+        body = {"name": name, "event_name": event_name,
+                "aggregation": {"type": aggregation, "key": key, **(aggregation_params or {})},
                 "measurement_unit": measurement_unit, "filter": filter, "description": description}
         return await self._request("POST", "/v1/meters", json={k: v for k, v in body.items() if v is not None})
 
@@ -220,9 +224,9 @@ class AsyncMeterbase:
 
     async def usage(self, meter_id: str, *, customer_id: str | None = None, start: datetime | str | None = None,
                     end: datetime | str | None = None, window: str = "day", tz: str = "UTC",
-                    group_by: list[str] | None = None) -> dict:
+                    group_by: list[str] | None = None, sparse: bool = False) -> dict:
         params = {"customer_id": customer_id, "from": start, "to": end, "window": window, "tz": tz,
-                  "group_by": ",".join(group_by) if group_by else None}
+                  "group_by": ",".join(group_by) if group_by else None, "sparse": "true" if sparse else None}
         return await self._request("GET", f"/v1/meters/{meter_id}/usage", params=_params(params))
 
     # -- live sessions ------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from sqlalchemy import and_, func, select, update
 from ..billing.periods import Cycle
 from ..credits.accrual import Accrual
 from ..credits.cycles import Schedule
-from ..credits.entitlement import Entitlement
-from ..credits.ledger import Account, Entry, Grant
+from ..credits.entitlement import CreditEntitlement
+from ..credits.ledger import CreditAccount, Entry, Grant
 from ..ids import new_id
 from .schema_credits import credit_accruals as ca, credit_balances as cb, credit_entitlements as ce, \
     credit_grants as cg, credit_ledger as cl
@@ -36,36 +36,36 @@ def _json(value: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------- entitlements
 
-_ENT_FIELDS = [f.name for f in fields(Entitlement)]
+_ENT_FIELDS = [f.name for f in fields(CreditEntitlement)]
 
 
-def _entitlement(row) -> Entitlement:
-    return Entitlement(**{name: getattr(row, name) for name in _ENT_FIELDS})
+def _entitlement(row) -> CreditEntitlement:
+    return CreditEntitlement(**{name: getattr(row, name) for name in _ENT_FIELDS})
 
 
-def insert_entitlement(conn, ent: Entitlement) -> None:
+def insert_entitlement(conn, ent: CreditEntitlement) -> None:
     conn.execute(ce.insert().values(**{name: getattr(ent, name) for name in _ENT_FIELDS}))
 
 
-def get_entitlement(conn, environment: str, entitlement_id: str) -> Entitlement | None:
+def get_entitlement(conn, environment: str, entitlement_id: str) -> CreditEntitlement | None:
     row = conn.execute(select(ce).where(ce.c.environment == environment, ce.c.id == entitlement_id)).first()
     return _entitlement(row) if row else None
 
 
-def covering_entitlement(conn, environment: str) -> Entitlement | None:
+def covering_entitlement(conn, environment: str) -> CreditEntitlement | None:
     """The environment's entitlement whose balances pay for ``allow()``'s usage (the oldest, if several)."""
     row = conn.execute(select(ce).where(ce.c.environment == environment, ce.c.covers_policy_usage.is_(True),
                                         ce.c.deleted_at.is_(None)).order_by(ce.c.created_at, ce.c.id).limit(1)).first()
     return _entitlement(row) if row else None
 
 
-def update_entitlement(conn, ent: Entitlement) -> None:
+def update_entitlement(conn, ent: CreditEntitlement) -> None:
     values = {name: getattr(ent, name) for name in _ENT_FIELDS if name not in ("id", "environment", "created_at")}
     conn.execute(update(ce).where(ce.c.environment == ent.environment, ce.c.id == ent.id).values(**values))
 
 
 def list_entitlements(conn, environment: str, *, deleted: bool = False, limit: int = 100,
-                      offset: int = 0) -> list[Entitlement]:
+                      offset: int = 0) -> list[CreditEntitlement]:
     where = ce.c.deleted_at.is_not(None) if deleted else ce.c.deleted_at.is_(None)
     rows = conn.execute(select(ce).where(ce.c.environment == environment, where)
                         .order_by(ce.c.created_at.desc(), ce.c.id).limit(limit).offset(offset))
@@ -159,17 +159,18 @@ def lock_balance(conn, environment: str, entitlement_id: str, customer_id: str, 
     return BalanceRow(*row)
 
 
-def lock_account(conn, environment: str, entitlement_id: str, customer_id: str, now: int) -> tuple[BalanceRow, Account]:
-    """The balance locked for this transaction (created when missing) and its open grants, as an Account."""
+def lock_account(conn, environment: str, entitlement_id: str, customer_id: str,
+                 now: int) -> tuple[BalanceRow, CreditAccount]:
+    """The balance locked for this transaction (created when missing) and its open grants, as a CreditAccount."""
     bal = lock_balance(conn, environment, entitlement_id, customer_id, now)
     return bal, read_account(conn, bal)
 
 
-def read_account(conn, bal: BalanceRow) -> Account:
+def read_account(conn, bal: BalanceRow) -> CreditAccount:
     """The account of ``bal`` without a lock (a read that settles a copy in memory)."""
     grants = [_grant(r) for r in conn.execute(
         select(cg).where(cg.c.balance_id == bal.id, cg.c.is_open.is_(True)).order_by(cg.c.seq))]
-    return Account(bal.id, bal.balance, bal.overage, grants, bal.parsed_schedule(), bal.settled_until,
+    return CreditAccount(bal.id, bal.balance, bal.overage, grants, bal.parsed_schedule(), bal.settled_until,
                    bal.issued_cycle, bal.threshold_base)
 
 
@@ -181,7 +182,8 @@ def _schedule_json(s: Schedule | None) -> str | None:
                   "source_id": s.source_id, "starts_at": s.starts_at, "ends_at": s.ends_at})
 
 
-def save_account(conn, bal: BalanceRow, acct: Account, now: int, fingerprints: dict[str, str] | None = None) -> None:
+def save_account(conn, bal: BalanceRow, acct: CreditAccount, now: int,
+                 fingerprints: dict[str, str] | None = None) -> None:
     """Write what ``acct`` changed since :func:`lock_account`: grants, ledger entries, the balance row."""
     new = [g for g in acct.grants if g.is_new]
     if new:

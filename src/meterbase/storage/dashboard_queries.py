@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
 
+from . import usage_time_weighted
 from .keys_repo import ApiKey
 from .schema import GRAIN_CODES, api_keys, events, meter_rollups, meters
 
@@ -182,12 +183,18 @@ def _meter_stats_folded(conn, environment: str, start_day: int, end: int | None 
         .where(*conds)
         .group_by(r.c.meter_id)
     )
-    return {m: MeterStats(m, int(e or 0), int(x or 0), int(c or 0)) for m, e, x, c in conn.execute(q)}
+    out = {m: MeterStats(m, int(e or 0), int(x or 0), int(c or 0)) for m, e, x, c in conn.execute(q)}
+    for m, (e, x, c) in usage_time_weighted.dashboard_stats(conn, environment, start_day, end).items():
+        out[m] = MeterStats(m, e, x, c)  # meters without rollups (time_weighted): from raw events
+    return out
 
 
 def meter_customers(conn, meter_id: str, limit: int = 500, meter=None) -> list[str]:
-    """Customers with usage on this meter (any time), from day rollups, plus those of the unfolded tail
-    when the ``meter`` itself is given."""
+    """Customers with usage on this meter (any time), from day rollups (raw events for a meter without them),
+    plus those of the unfolded tail when the ``meter`` itself is given."""
+    raw = usage_time_weighted.dashboard_customers(conn, None, meter_id, limit)
+    if raw is not None:
+        return raw
     r = meter_rollups
     q = (
         select(r.c.customer_id)

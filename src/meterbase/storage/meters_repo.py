@@ -24,6 +24,7 @@ def _from_row(row) -> Meter:
         measurement_unit=row.measurement_unit,
         description=row.description,
         filter=orjson.loads(row.filter) if row.filter else None,
+        aggregation_params=orjson.loads(row.aggregation_params) if row.aggregation_params else None,
     )
     return Meter(
         id=row.id,
@@ -46,6 +47,7 @@ def insert_meter(conn, environment: str, spec: MeterSpec, now_us: int) -> Meter:
             event_name=spec.event_name,
             aggregation=spec.aggregation,
             aggregation_key=spec.aggregation_key,
+            aggregation_params=orjson.dumps(spec.aggregation_params).decode() if spec.aggregation_params else None,
             measurement_unit=spec.measurement_unit,
             filter=orjson.dumps(spec.filter).decode() if spec.filter else None,
             archived=False,
@@ -55,7 +57,8 @@ def insert_meter(conn, environment: str, spec: MeterSpec, now_us: int) -> Meter:
     )
     audit.record(conn, environment, None, "meter.created", meter_id,
                  {"name": spec.name, "event_name": spec.event_name, "aggregation": spec.aggregation,
-                  "aggregation_key": spec.aggregation_key, "filter": spec.filter}, now_us)
+                  "aggregation_key": spec.aggregation_key, "filter": spec.filter,
+                  **({"aggregation_params": spec.aggregation_params} if spec.aggregation_params else {})}, now_us)
     return Meter(id=meter_id, environment=environment, spec=spec, archived=False, created_us=now_us, updated_us=now_us)
 
 

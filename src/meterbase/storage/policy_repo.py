@@ -100,7 +100,7 @@ def publish_document(conn, environment: str, source: str, fmt: str, now_us: int)
 
 
 @dataclass(frozen=True)
-class CustomerRow:
+class PolicyCustomerRow:
     customer_id: str
     plan: str
     anchor: int
@@ -112,9 +112,9 @@ _CUSTOMER_COLS = (cu.c.customer_id, cu.c.plan, cu.c.anchor, cu.c.created_at, cu.
 _GET_CUSTOMER = select(*_CUSTOMER_COLS).where(cu.c.environment == _ENV, cu.c.customer_id == _CUSTOMER)
 
 
-def get_customer(conn, environment: str, customer_id: str) -> CustomerRow | None:
+def get_customer(conn, environment: str, customer_id: str) -> PolicyCustomerRow | None:
     row = conn.execute(_GET_CUSTOMER, {"env": environment, "k_customer": customer_id}).first()
-    return CustomerRow(*row) if row else None
+    return PolicyCustomerRow(*row) if row else None
 
 
 def _insert_customer(conn):
@@ -143,7 +143,7 @@ def update_customer(conn, environment: str, customer_id: str, now_us: int, *, pl
 # ---------------------------------------------------------------------------------------------- counters
 
 
-class Usage(NamedTuple):
+class CounterTotals(NamedTuple):
     """A counter's totals: ``used`` and billable ``overage`` (credit units), and the sums of the period's call
     prices (``price``, ``overage_price``, ``cost``; None on counters written before revision 0201)."""
 
@@ -154,7 +154,7 @@ class Usage(NamedTuple):
     cost: Decimal | None = ZERO
 
 
-NO_USAGE = Usage(ZERO, ZERO)
+NO_USAGE = CounterTotals(ZERO, ZERO)
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,8 @@ class CounterRow:
     cost: Decimal | None = ZERO
 
     @property
-    def usage(self) -> Usage:
-        return Usage(self.used, self.overage, self.price, self.overage_price, self.cost)
+    def usage(self) -> CounterTotals:
+        return CounterTotals(self.used, self.overage, self.price, self.overage_price, self.cost)
 
 
 _COUNTER_COLS = (pc.c.customer_id, pc.c.entitlement, pc.c.period_start, pc.c.period_end, pc.c.credit, pc.c.used,
@@ -254,7 +254,7 @@ def previous_counter(conn, environment: str, customer_id: str, entitlement: str,
 
 def set_counter(
     conn, environment: str, customer_id: str, entitlement: str, period_start: int, *,
-    usage: Usage, limit_value: Decimal | None, now_us: int,
+    usage: CounterTotals, limit_value: Decimal | None, now_us: int,
 ) -> None:
     """Write the new totals of a counter locked by :func:`lock_counter` in this transaction."""
     params = {**_key(environment, customer_id, entitlement, period_start),
@@ -293,14 +293,14 @@ class StateRow:
     digest, the customer's latest counter of the entitlement that started at or before *now*, and whether
     the environment has webhook endpoints (so an ``allow()`` without any skips the outbox)."""
 
-    customer: CustomerRow
+    customer: PolicyCustomerRow
     version: int | None
     digest: str | None
-    latest: tuple[int, Usage] | None  # (period_start, its totals)
+    latest: tuple[int, CounterTotals] | None  # (period_start, its totals)
     now: int
     hooks: int = 0  # enabled webhook endpoints of the environment (0: no outbox rows to write)
 
-    def usage(self, period_start: int) -> Usage | None:
+    def usage(self, period_start: int) -> CounterTotals | None:
         """The totals of the period starting at ``period_start``, or None when this row cannot tell (the
         period starts after *now*, or the latest counter started later: ask :func:`get_counter`)."""
         if period_start > self.now:
@@ -344,8 +344,8 @@ def read_state(conn, environment: str, customer_id: str, entitlement: str, now_u
     row = conn.execute(_READ_STATE, params).first()
     if row is None:
         return None
-    latest = None if row[7] is None else (row[7], Usage(*row[8:13]))
-    return StateRow(CustomerRow(*row[:5]), row[5], row[6], latest, now_us, row[13])
+    latest = None if row[7] is None else (row[7], CounterTotals(*row[8:13]))
+    return StateRow(PolicyCustomerRow(*row[:5]), row[5], row[6], latest, now_us, row[13])
 
 
 # ---------------------------------------------------------------------------------------------- idempotency

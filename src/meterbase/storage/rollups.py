@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import case, select, tuple_
+from sqlalchemy import select
 
 from ..events.model import Event
 from ..meters.aggregate import Partial, matches
 from ..meters.model import Meter
 from ..meters.windows import GRAINS
-from . import dialect, events_repo, upsert
+from . import aggregation_sql, dialect, events_repo, upsert
 from .schema import GRAIN_CODES, meter_distinct, meter_rollups as r
-from .types import dec_add, dec_max, dec_min
 
 Key = tuple[str, int, str, int]  # (meter_id, grain code, customer_id, bucket)
 
@@ -30,12 +29,12 @@ def accumulate(meters_by_name: dict[str, list[Meter]], events) -> tuple[dict[Key
     distinct: set[tuple] = set()
     for seq, customer_id, event_name, ts, metadata in events:
         for meter in meters_by_name.get(event_name, ()):
-            if not matches(meter, event_name, metadata):
-                continue
+            if not meter.agg.rolled_up or not matches(meter, event_name, metadata):
+                continue  # (time_weighted keeps no rollup rows: its usage reads raw events)
             for code, step in _GRAIN_STEPS:
                 bucket = ts - ts % step
                 partials[(meter.id, code, customer_id, bucket)].add_event(meter, metadata, ts, seq)
-    if any(m.aggregation == "unique_count" for ms in meters_by_name.values() for m in ms):
+    if any(m.agg.distinct_values for ms in meters_by_name.values() for m in ms):
         for (meter_id, code, cust, bucket), p in partials.items():
             for value in p.distinct or ():
                 distinct.add((meter_id, code, cust, bucket, value))
@@ -44,21 +43,9 @@ def accumulate(meters_by_name: dict[str, list[Meter]], events) -> tuple[dict[Key
 
 def _upsert_stmt(conn):
     ins = dialect.insert(conn, r)
-    x = ins.excluded
-    newer = tuple_(x.last_ts, x.last_seq) >= tuple_(r.c.last_ts, r.c.last_seq)
     return ins.on_conflict_do_update(
         index_elements=["meter_id", "grain", "customer_id", "bucket"],
-        set_={
-            "events": r.c.events + x.events,
-            "n": r.c.n + x.n,
-            "rejected": r.c.rejected + x.rejected,
-            "sum": dec_add(r.c.sum, x.sum),
-            "min": dec_min(r.c.min, x.min),
-            "max": dec_max(r.c.max, x.max),
-            "last_value": case((newer, x.last_value), else_=r.c.last_value),
-            "last_seq": case((newer, x.last_seq), else_=r.c.last_seq),
-            "last_ts": case((newer, x.last_ts), else_=r.c.last_ts),
-        },
+        set_=aggregation_sql.upsert_set(r, ins.excluded),  # per-column merge SQL, derived from the registry
     )
 
 
@@ -101,6 +88,8 @@ def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[
 
 def backfill(conn, meter: Meter, chunk: int = 20_000, upto: int | None = None) -> int:
     """Build a new meter's rollups from the events stored (with ``seq <= upto``). Returns events read."""
+    if not meter.agg.rolled_up:
+        return 0
     by_name = {meter.event_name: [meter]}
     total, after = 0, 0
     while True:
@@ -124,7 +113,7 @@ def read(conn, meter: Meter, grain: str, start: int, end: int, customer_id: str 
     ).where(*conds)
     for cust, bucket, events, n, s, mn, mx, lts, lseq, lval, rej in conn.execute(q):
         yield cust, bucket, Partial(events=events, n=n, sum=s, min=mn, max=mx, last_ts=lts, last_seq=lseq, last_value=lval, rejected=rej)
-    if meter.aggregation == "unique_count":
+    if meter.agg.distinct_values:
         d = meter_distinct
         dconds = [d.c.meter_id == meter.id, d.c.grain == code, d.c.bucket >= start, d.c.bucket < end]
         if customer_id is not None:

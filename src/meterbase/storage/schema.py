@@ -1,4 +1,11 @@
-"""The relational schema (SQLAlchemy Core). Instants are BIGINT microseconds since the epoch, UTC."""
+"""The relational schema (SQLAlchemy Core). Instants are BIGINT microseconds since the epoch, UTC.
+
+This module holds the one ``metadata`` and the core tables (events, meters and their rollups, API keys,
+webhooks, the policy engine's state, live sessions, portal tokens, the audit log). Each other domain's
+tables live in a ``schema_<domain>.py`` that registers on this metadata and is imported at the bottom:
+``schema_billing`` (re-exported here), ``schema_invoicing``, ``schema_credits``, ``schema_policy``,
+``schema_dashboard``.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ meters = Table(
     Column("event_name", String(255), nullable=False),
     Column("aggregation", String(16), nullable=False),
     Column("aggregation_key", String(255)),
+    Column("aggregation_params", Text),  # JSON of the registry member's extra parameters (time_weighted)
     Column("measurement_unit", String(64), nullable=False),
     Column("filter", Text),
     Column("archived", Boolean, nullable=False, default=False),
@@ -203,133 +211,6 @@ policy_allows = Table(
     PrimaryKeyConstraint("environment", "idempotency_key", name="pk_policy_allows"),
 )
 
-# --- billing ---
-# Customers, products (plans), subscriptions with their plan segments, invoices with frozen lines.
-# Amounts are exact decimals (ExactDecimal) in major units of the row's currency.
-
-billing_customers = Table(
-    "billing_customers",
-    metadata,
-    Column("environment", String(16), nullable=False),
-    Column("id", String(255), nullable=False),  # the customer_id events carry
-    Column("email", String(255), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("phone_number", String(64)),
-    Column("metadata", Text, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
-    PrimaryKeyConstraint("environment", "id", name="pk_billing_customers"),
-    Index("ix_billing_customers_env_created", "environment", "created_at"),
-)
-
-billing_products = Table(
-    "billing_products",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("environment", String(16), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("description", Text),
-    Column("currency", String(3), nullable=False),
-    Column("fixed_fee", ExactDecimal, nullable=False),
-    Column("interval", String(8), nullable=False),
-    Column("interval_count", Integer, nullable=False),
-    Column("lines", Text, nullable=False),  # JSON: [{"meter_id", "price": {...}, "description"}]
-    Column("credits", Text),  # JSON: credit entitlements the product issues per cycle (billing.credit_links); NULL: none
-    Column("tax_category", String(32)),
-    Column("metadata", Text, nullable=False),
-    Column("archived", Boolean, nullable=False, default=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
-    Column("grace_period_hours", Integer),  # NULL: the default (billing.grace); added by 0601
-    Index("ix_billing_products_env_created", "environment", "created_at"),
-)
-
-billing_subscriptions = Table(
-    "billing_subscriptions",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("environment", String(16), nullable=False),
-    Column("customer_id", String(255), nullable=False),
-    Column("product_id", String(40), nullable=False),  # the plan in force now (latest segment)
-    Column("quantity", Integer, nullable=False),
-    Column("interval", String(8), nullable=False),
-    Column("interval_count", Integer, nullable=False),
-    Column("start_at", BigInteger, nullable=False),
-    Column("anchor_at", BigInteger, nullable=False),
-    Column("cancel_at_period_end", Boolean, nullable=False, default=False),
-    Column("ends_at", BigInteger),  # no period starts at or after this instant
-    Column("thresholds", Text, nullable=False),  # JSON list of usage thresholds
-    Column("billing", Text, nullable=False),  # JSON billing address (Dodo)
-    Column("metadata", Text, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
-    Column("grace_period_hours", Integer),  # NULL: the product's; added by 0601
-    Index("ix_billing_subscriptions_env_customer", "environment", "customer_id"),
-    Index("ix_billing_subscriptions_env_created", "environment", "created_at"),
-)
-
-billing_plan_segments = Table(
-    "billing_plan_segments",
-    metadata,
-    Column("subscription_id", String(40), nullable=False),
-    Column("effective_at", BigInteger, nullable=False),
-    Column("product_id", String(40), nullable=False),
-    Column("quantity", Integer, nullable=False),
-    PrimaryKeyConstraint("subscription_id", "effective_at", name="pk_billing_plan_segments"),
-)
-
-billing_invoices = Table(
-    "billing_invoices",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("environment", String(16), nullable=False),
-    Column("subscription_id", String(40), nullable=False),
-    Column("customer_id", String(255), nullable=False),
-    Column("period_start", BigInteger, nullable=False),
-    Column("period_end", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False),  # draft | finalized | void
-    Column("currency", String(3), nullable=False),
-    Column("subtotal", ExactDecimal, nullable=False),
-    Column("total", ExactDecimal, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
-    Column("finalized_at", BigInteger),
-    Column("voided_at", BigInteger),
-    UniqueConstraint("subscription_id", "period_start", name="uq_billing_invoices_sub_period"),
-    Index("ix_billing_invoices_env_customer", "environment", "customer_id"),
-    Index("ix_billing_invoices_env_created", "environment", "created_at"),
-)
-
-billing_invoice_lines = Table(
-    "billing_invoice_lines",
-    metadata,
-    Column("invoice_id", String(40), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("description", Text, nullable=False),
-    Column("product_id", String(40), nullable=False),
-    Column("meter_id", String(40)),
-    Column("start_at", BigInteger, nullable=False),
-    Column("end_at", BigInteger, nullable=False),
-    Column("quantity", ExactDecimal, nullable=False),
-    Column("free_units", ExactDecimal, nullable=False),
-    Column("billable_units", ExactDecimal, nullable=False),
-    Column("unit_price", ExactDecimal),
-    Column("amount", ExactDecimal, nullable=False),
-    Column("detail", Text, nullable=False),  # JSON: model, tiers/packages breakdown, exact amounts
-    PrimaryKeyConstraint("invoice_id", "position", name="pk_billing_invoice_lines"),
-)
-
-billing_threshold_hits = Table(
-    "billing_threshold_hits",
-    metadata,
-    Column("subscription_id", String(40), nullable=False),
-    Column("period_start", BigInteger, nullable=False),
-    Column("threshold", String(300), nullable=False),
-    Column("hit_at", BigInteger, nullable=False),
-    PrimaryKeyConstraint("subscription_id", "period_start", "threshold", name="pk_billing_threshold_hits"),
-)
-
 # --- sessions ---
 # Live sessions (meterbase.sessions): started, kept alive by heartbeats, stopped by the client or by the
 # reaper. status: running -> stopping (claimed: the duration is fixed) -> stopped (metered). The claim is
@@ -398,6 +279,12 @@ audit_log = Table(
     Column("target", String(255), nullable=False),  # id of what changed
     Column("details", Text, nullable=False),  # JSON object
     Index("ix_audit_log_env_seq", "environment", "seq"),
+)
+
+# The other tables register on this metadata from their own modules; billing's are re-exported here.
+from .schema_billing import (  # noqa: E402,F401  (customers, products, subscriptions, invoices)
+    billing_customers, billing_invoice_lines, billing_invoices, billing_plan_segments, billing_products,
+    billing_subscriptions, billing_threshold_hits,
 )
 from . import schema_dashboard  # noqa: E402,F401  (dashboard tables register on this metadata)
 from . import schema_credits  # noqa: E402,F401  (credits tables, on this metadata)

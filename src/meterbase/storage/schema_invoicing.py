@@ -1,4 +1,4 @@
-"""Invoicing tables added after 0003 (the first ones live in ``schema.py``): invoice runs, the periods
+"""Invoicing tables added after 0003 (the first ones live in ``schema_billing.py``): invoice runs, the periods
 a run could not price (skipped, "needs attention" until priced), and carry-forward adjustments.
 
 * ``billing_runs`` -- one row per invoice run and environment: what it was asked and what it did.
@@ -11,7 +11,7 @@ a run could not price (skipped, "needs attention" until priced), and carry-forwa
   then the draft that carries it, frozen with it at finalization). ``version`` numbers the adjustments
   of one (subscription, period, meter); its uniqueness makes concurrent runs record an adjustment once.
 
-Also ``grace_period_hours`` on ``billing_products`` and ``billing_subscriptions`` (``schema.py``).
+Also ``grace_period_hours`` on ``billing_products`` and ``billing_subscriptions`` (``schema_billing.py``).
 """
 
 from __future__ import annotations

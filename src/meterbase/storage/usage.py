@@ -21,7 +21,7 @@ from ..events.values import to_text
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
 from ..meters.windows import plan, windows
-from . import events_repo, fold, locks, rollups
+from . import events_repo, fold, locks, rollups, usage_time_weighted
 
 MAX_GROUP_KEYS = 5
 
@@ -109,7 +109,11 @@ def _aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: s
     def slot(instant: int) -> int:
         return bisect_right(starts, instant) - 1
 
-    if group_by:
+    keys = tuple(group_by or ())
+    if not meter.agg.rolled_up:  # hook: time_weighted reads its raw events (storage/usage_time_weighted.py)
+        series.update(usage_time_weighted.aggregate(conn, meter, bounds, customer_id, group_by))
+        ranges = {"raw": [], "hour": [], "day": []}
+    elif group_by:
         ranges = {"raw": [(bounds[0][0], bounds[-1][1])], "hour": [], "day": []}
     else:
         ranges = plan(bounds)
@@ -121,7 +125,6 @@ def _aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: s
                 series[(cust, None)][slot(bucket)].merge(p)
     for seq, cust, ts, meta in tail_events(conn, meter, mark, customer_id, whole):
         series[(cust, None)][slot(ts)].add_event(meter, meta, ts, seq)
-    keys = tuple(group_by or ())
     for s, e in ranges["raw"]:
         for seq, cust, ts, meta in events_repo.scan(conn, meter.environment, meter.event_name, s, e, customer_id):
             if not meter.predicate(meta):

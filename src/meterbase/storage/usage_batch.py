@@ -45,7 +45,7 @@ FROM w JOIN events e
 
 def meter_totals_many(conn, meter: Meter, windows: list[Window]) -> list[Partial]:
     """``[meter_total(conn, meter, start, end, customer) for customer, start, end in windows]``, batched."""
-    if meter.aggregation == "unique_count":  # distinct values live in their own table: per window
+    if meter.agg.distinct_values or not meter.agg.rolled_up:  # side table / raw-event reads: per window
         return [usage.meter_total(conn, meter, s, e, c) for c, s, e in windows]
     out = [Partial() for _ in windows]
     rollup_pieces: list[tuple] = []

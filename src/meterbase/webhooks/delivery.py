@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import httpx
-from sqlalchemy import and_, select, update
 
-from ..storage.schema import webhook_outbox as t
+from ..storage import webhooks_repo as repo
 from ..storage.store import Store
 from .endpoints import endpoints_by_id
 from .signing import headers
@@ -46,17 +45,7 @@ class Deliverer:
 
     def _claim(self, now: int) -> list:
         with self.store.write() as conn:
-            rows = conn.execute(
-                select(t).where(t.c.delivered_at.is_(None), t.c.failed_at.is_(None), t.c.next_attempt_at <= now)
-                .order_by(t.c.next_attempt_at, t.c.created_at).limit(self.batch)
-            ).all()
-            claimed = []
-            for row in rows:
-                res = conn.execute(update(t).where(and_(t.c.id == row.id, t.c.next_attempt_at == row.next_attempt_at))
-                                   .values(next_attempt_at=now + LEASE_US))
-                if res.rowcount:
-                    claimed.append(row)
-            return claimed
+            return repo.claim_due(conn, now, LEASE_US, self.batch)
 
     def _post(self, endpoint, row) -> str | None:
         """None on success, else the error text."""
@@ -89,7 +78,7 @@ class Deliverer:
                 values["next_attempt_at"] = now + backoff(attempts, self.base_seconds)
                 report.retried.append(row.id)
             with self.store.write() as conn:
-                conn.execute(update(t).where(t.c.id == row.id).values(**values))
+                repo.record_attempt(conn, row.id, values)
         return report
 
     def run(self, interval: float = 1.0, should_stop: Callable[[], bool] = lambda: False) -> None:

@@ -1,4 +1,4 @@
-"""Webhook endpoints (rows of ``webhook_endpoints``): where messages go and with which secret."""
+"""Webhook endpoints: where messages go and with which secret (rows in ``storage.webhooks_repo``)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import orjson
-from sqlalchemy import select
 
 from ..errors import ValidationError
 from ..ids import new_id
-from ..storage import audit
+from ..storage import audit, webhooks_repo as repo
 from ..storage.keys_repo import ENVIRONMENTS
-from ..storage.schema import webhook_endpoints as t
 from .signing import new_secret
 
 
@@ -39,22 +37,16 @@ def add_endpoint(conn, environment: str, url: str, event_types: list[str] | None
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValidationError("url must be an absolute http(s) URL", "url")
     ep = Endpoint(new_id("whe"), environment, url, secret or new_secret(), list(event_types or []), False)
-    conn.execute(t.insert().values(id=ep.id, environment=environment, url=url, secret=ep.secret,
-                                   event_types=orjson.dumps(ep.event_types).decode(), disabled=False,
-                                   created_at=now_us))
+    repo.insert_endpoint(conn, id=ep.id, environment=environment, url=url, secret=ep.secret,
+                         event_types_json=orjson.dumps(ep.event_types).decode(), now_us=now_us)
     audit.record(conn, environment, None, "webhook_endpoint.created", ep.id,
                  {"url": url, "event_types": ep.event_types}, now_us)
     return ep
 
 
 def list_endpoints(conn, environment: str | None = None) -> list[Endpoint]:
-    q = select(t).order_by(t.c.created_at)
-    if environment:
-        q = q.where(t.c.environment == environment)
-    return [_endpoint(r) for r in conn.execute(q)]
+    return [_endpoint(r) for r in repo.endpoint_rows(conn, environment)]
 
 
 def endpoints_by_id(conn, ids: set[str]) -> dict[str, Endpoint]:
-    if not ids:
-        return {}
-    return {r.id: _endpoint(r) for r in conn.execute(select(t).where(t.c.id.in_(sorted(ids))))}
+    return {r.id: _endpoint(r) for r in repo.endpoint_rows_by_id(conn, ids)}

@@ -19,6 +19,7 @@ from .. import billing_schemas as m
 from .billing_late import router as late_router
 from ..auth import Principal, check_customer, customer_reader, own_customer, principal, writer
 from ..deps import MAX_OFFSET, instant_param, json_body, store
+from ..error_docs import UNBILLABLE, with_errors
 from ..schemas import answers, body_doc
 
 router = APIRouter(prefix="/v1", tags=["billing"])
@@ -162,7 +163,8 @@ async def cancel(request: Request, subscription_id: str = SUBSCRIPTION_ID, p: Pr
 
 
 @router.get("/subscriptions/{subscription_id}/upcoming-invoice",
-            summary="What the customer owes so far this period (nothing is stored)", **answers(m.UpcomingInvoice))
+            summary="What the customer owes so far this period (nothing is stored)",
+            **with_errors(answers(m.UpcomingInvoice), UNBILLABLE))
 def upcoming_invoice(request: Request, subscription_id: str = SUBSCRIPTION_ID,
                      at: Optional[str] = Query(None, description="ISO-8601 instant: usage up to it, in the period "
                                                                  "containing it. Default now."),
@@ -180,7 +182,7 @@ def upcoming_invoice(request: Request, subscription_id: str = SUBSCRIPTION_ID,
              summary="Invoice the ended period containing 'at' (idempotent: 201 new, 200 existing)",
              openapi_extra=body_doc(m.InvoiceAt),
              responses={200: {"model": m.InvoiceOut, "description": "Already invoiced: the existing invoice"},
-                        201: {"model": m.InvoiceOut, "description": "The new draft invoice"}})
+                        201: {"model": m.InvoiceOut, "description": "The new draft invoice"}, **UNBILLABLE})
 async def create_invoice(request: Request, response: Response, subscription_id: str = SUBSCRIPTION_ID,
                          p: Principal = Depends(writer)):
     body = only(await body_of(request), "at")
@@ -241,7 +243,7 @@ def get_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principal = D
 
 
 @router.post("/invoices/{invoice_id}/finalize", summary="Re-price a draft and freeze it (draft → finalized)",
-             **answers(m.InvoiceOut))
+             **with_errors(answers(m.InvoiceOut), UNBILLABLE))
 def finalize_invoice(request: Request, invoice_id: str = INVOICE_ID, p: Principal = Depends(writer)):
     """Idempotent for a finalized invoice; 409 for a void one. Audited (``invoice.finalized``)."""
     return billing(request).finalize(p.environment, invoice_id).to_dict()

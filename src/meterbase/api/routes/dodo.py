@@ -17,6 +17,7 @@ from ..auth import Principal, principal, writer
 from ..deps import MAX_PAGE, events_of, instant_param, json_body, store
 from ..schemas import DodoEventPage, DodoIngestResult, DodoMeterPage, EventOut, MeterCreate, MeterOut, MeterUpdate, \
     answers, ingest_body_schema
+from ..error_docs import METER_BOUNDS, with_errors
 from ..serialize import event_json, meter_json
 
 router = APIRouter(tags=["dodo-compatible"])
@@ -84,7 +85,7 @@ def get_event(request: Request, event_id: str = Path(description="The client's e
     return event_json(ev, _bid(request))
 
 
-@router.post("/meters", summary="Create a meter", **answers(MeterOut))
+@router.post("/meters", summary="Create a meter", **with_errors(answers(MeterOut), METER_BOUNDS))
 def create_meter(request: Request, body: MeterCreate, p: Principal = Depends(writer)):
     return meter_json(store(request).create_meter(p.environment, body.model_dump(exclude_none=True)), _bid(request))
 
@@ -107,7 +108,7 @@ def get_meter(request: Request, meter_id: str = METER_ID, p: Principal = Depends
     return meter_json(store(request).get_meter(p.environment, meter_id), _bid(request))
 
 
-@router.patch("/meters/{meter_id}", summary="Rename or relabel a meter", **answers(MeterOut))
+@router.patch("/meters/{meter_id}", summary="Rename or relabel a meter", **with_errors(answers(MeterOut), METER_BOUNDS))
 def update_meter(request: Request, body: MeterUpdate, meter_id: str = METER_ID, p: Principal = Depends(writer)):
     return meter_json(store(request).update_meter(p.environment, meter_id, body.model_dump(exclude_unset=True)), _bid(request))
 

@@ -11,9 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import NotFound, ValidationError
 from ...timeutil import from_us, now_us, to_us
 from ..auth import Principal, customer_reader, own_customer, principal, writer
+from ...usage_limits import bounded_usage
 from ..deps import MAX_OFFSET, events_of, instant_param, json_body, store
 from ..schemas import EventOut, EventPage, FoldStatus, IngestResult, MeterCreate, MeterOut, MeterPage, MeterUpdate, UsageOut, \
     answers, ingest_body_schema
+from ..error_docs import METER_BOUNDS, USAGE_BOUNDS, with_errors
 from ..serialize import event_json, meter_json, usage_json
 
 router = APIRouter(prefix="/v1", tags=["native"])
@@ -102,7 +104,7 @@ def get_event(request: Request, event_id: str = Path(description="The client's e
 
 
 @router.post("/meters", status_code=201, summary="Create a meter (backfilled from stored events)",
-             **answers(MeterOut, 201, "The meter"))
+             **with_errors(answers(MeterOut, 201, "The meter"), METER_BOUNDS))
 def create_meter(request: Request, body: MeterCreate, p: Principal = Depends(writer)):
     meter = store(request).create_meter(p.environment, body.model_dump(exclude_none=True))
     return meter_json(meter, _bid(request))
@@ -126,7 +128,7 @@ def get_meter(request: Request, meter_id: str = METER_ID, p: Principal = Depends
 
 
 @router.patch("/meters/{meter_id}", summary="Rename or relabel a meter (its definition is immutable)",
-              **answers(MeterOut))
+              **with_errors(answers(MeterOut), METER_BOUNDS))
 def update_meter(request: Request, body: MeterUpdate, meter_id: str = METER_ID, p: Principal = Depends(writer)):
     changes = body.model_dump(exclude_unset=True)
     return meter_json(store(request).update_meter(p.environment, meter_id, changes), _bid(request))
@@ -148,7 +150,7 @@ def month_start_us(now: int) -> int:
 
 
 @router.get("/meters/{meter_id}/usage", summary="Meter value per customer and window over [from, to)",
-            **answers(UsageOut))
+            **with_errors(answers(UsageOut), USAGE_BOUNDS))
 def meter_usage(
     request: Request,
     meter_id: str = METER_ID,
@@ -157,10 +159,16 @@ def meter_usage(
     to: Optional[str] = Query(None, description="End (exclusive); default: now."),
     window: str = Query("day", description="minute | hour | day | month"),
     tz: str = Query("UTC", description="IANA time zone the windows align to."),
-    group_by: Optional[str] = Query(None, description="Comma-separated metadata keys to group by."),
+    group_by: Optional[str] = Query(None, description="Comma-separated metadata keys to group by (at most 5)."),
+    sparse: bool = Query(False, description="true: omit the windows in which no event counted (each row keeps its "
+                                            "total); keeps the answer small when usage is bursty."),
     p: Principal = Depends(customer_reader),
 ):
-    """Portal tokens read their own customer only (``customer_id`` defaults to it; another is 403)."""
+    """Portal tokens read their own customer only (``customer_id`` defaults to it; another is 403).
+
+    The answer holds rows × windows cells (a row per customer, or per (customer, group) with ``group_by``);
+    a query above ``MB_MAX_USAGE_CELLS`` (default 100,000) is refused with ``422 usage_too_large`` naming
+    the bound and the cells it would have returned, before it runs."""
     customer_id = own_customer(p, customer_id)
     s = store(request)
     now = now_us(s.clock)
@@ -169,4 +177,6 @@ def meter_usage(
     end = now + 1 if end is None else end
     start = month_start_us(now) if start is None else start
     keys = [k.strip() for k in group_by.split(",") if k.strip()] if group_by else None
-    return usage_json(s.usage(p.environment, meter_id, start, end, window, tz, customer_id, keys))
+    limit = request.app.state.settings.max_usage_cells
+    return usage_json(bounded_usage(s, p.environment, meter_id, start, end, window, tz, customer_id, keys, limit),
+                      sparse)

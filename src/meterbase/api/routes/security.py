@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ValidationError
 from ...storage import audit, keys_repo
 from ...timeutil import iso_us
-from .. import billing_schemas as m
+from .. import security_schemas as m
 from ..auth import Principal, customer_reader, principal, writer
 from ..deps import instant_param, json_body, store
 from ..schemas import answers, body_doc

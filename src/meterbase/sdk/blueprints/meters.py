@@ -34,20 +34,22 @@ class SuggestedMeter:
     measurement_unit: str
     description: str
     filter: dict | None = field(default=None)
+    params: dict | None = field(default=None)  # extra aggregation parameters (time_weighted: mode, per)
 
     def body(self) -> dict:
         """The ``POST /v1/meters`` body (also what ``Store.create_meter`` takes)."""
         body = {"name": self.name, "event_name": self.event_name,
-                "aggregation": {"type": self.aggregation, "key": self.key},
+                "aggregation": {"type": self.aggregation, "key": self.key, **(self.params or {})},
                 "measurement_unit": self.measurement_unit, "description": self.description}
         if self.filter is not None:
             body["filter"] = self.filter
         return body
 
-    def matches(self, event_name: str, aggregation: str, key: str | None, filter: dict | None) -> bool:
+    def matches(self, event_name: str, aggregation: str, key: str | None, filter: dict | None,
+                params: dict | None = None) -> bool:
         """Whether an existing meter has this definition (names and labels aside)."""
-        return (event_name, aggregation, key or None, filter or None) == (
-            self.event_name, self.aggregation, self.key, self.filter)
+        return (event_name, aggregation, key or None, filter or None, params or None) == (
+            self.event_name, self.aggregation, self.key, self.filter, self.params)
 
 
 def _registry() -> dict:
@@ -94,7 +96,8 @@ def suggested_meters(blueprints: Iterable[str] | None = None, *, event_names: di
 
 def _same(meter: dict, s: SuggestedMeter) -> bool:
     agg = meter.get("aggregation") or {}
-    return s.matches(meter["event_name"], agg.get("type"), agg.get("key"), meter.get("filter"))
+    params = {k: v for k, v in agg.items() if k not in ("type", "key") and v is not None}
+    return s.matches(meter["event_name"], agg.get("type"), agg.get("key"), meter.get("filter"), params or None)
 
 
 def create_suggested_meters(client: "Meterbase", blueprints: Iterable[str] | None = None, *,
@@ -111,7 +114,7 @@ def create_suggested_meters(client: "Meterbase", blueprints: Iterable[str] | Non
             out.append((found, False))
             continue
         meter = client.create_meter(s.name, s.event_name, s.aggregation, s.key, s.measurement_unit, s.filter,
-                                    s.description)
+                                    s.description, aggregation_params=s.params)
         existing.append(meter)
         out.append((meter, True))
     return out

@@ -17,7 +17,9 @@ Snapshot event (seed "Storage Billing": a periodic reading of the bytes a custom
     {"event_name": "storage.snapshot", "metadata": {"bytes": 5368709120}, ...}
 
 Suggested meters: **sum** ``bytes`` on ``object_storage`` filtered ``operation = upload`` and
-``operation = download``; **last** ``bytes`` on ``storage.snapshot`` (storage used now). Deletes
+``operation = download``; **last** ``bytes`` on ``storage.snapshot`` (storage used now); and
+**time_weighted** ``bytes`` (gauge, per hour) on ``storage.snapshot``: byte-hours held, what storage is
+billed by (a snapshot sets the level until the next one; 1e9 byte-hours = 1 GB-hour). Deletes
 are recorded (for audit and for count meters) but summed by neither suggested meter.
 
 Event names: operations use ``event_name`` > the ingestion's ``event_name`` > ``object_storage``;
@@ -53,6 +55,10 @@ def suggested_meters(event_name: str | None = None, *, snapshot_event_name: str 
                        op("download")),
         SuggestedMeter("object-storage", "Storage used", snapshot_event_name or SNAPSHOT_EVENT_NAME, "last", "bytes",
                        "bytes", "Object Storage blueprint: storage used (last snapshot of bytes)."),
+        SuggestedMeter("object-storage", "Storage held", snapshot_event_name or SNAPSHOT_EVENT_NAME, "time_weighted",
+                       "bytes", "byte-hours",
+                       "Object Storage blueprint: storage held over time (time-weighted bytes, gauge, per hour); "
+                       "1e9 byte-hours are one GB-hour.", params={"mode": "gauge", "per": "hour"}),
     ]
 
 
