@@ -43,7 +43,8 @@ def _configs(a):
     from .query import QueryConfig
 
     if a.smoke:
-        ing = IngestConfig(backends=("sqlite",), duration=1.0, clients=2, workers=1, warmup_batches=1, max_rate=20_000)
+        ing = IngestConfig(backends=("sqlite",), duration=1.0, clients=2, workers=1, warmup_batches=1, max_rate=20_000,
+                           floor_batches=5)
         qry = QueryConfig(small=3_100, large=31_000, repeats=2)
         pol = PolicyConfig(customers=20, inproc_calls=100, http_calls=20, concurrency=(1, 4), workers=1)
         inv = InvoiceConfig(subscriptions=50, events=3_100, budget_s=10)

@@ -1,9 +1,12 @@
 """Where one ingest batch's time goes, in-process, phase by phase: ``python -m bench.ingest_phases``.
 
-Feeds the ingest benchmark's own batches (1000 events, 6 meters) straight to ``Store.ingest_events``
-(no HTTP, one thread) and reports per batch: validation, events insert, rollup folding, rollup
-writes, the rest of the transaction (commit included), and on SQLite the bytes the batch appended
-to the write-ahead log (checkpoints off while measuring). WAL bytes do not depend on machine load,
+Feeds the ingest benchmark's own batches (1000 events, 6 meters) straight to ``validate_batch`` +
+``Store.ingest_events`` (no HTTP, one thread, one durable transaction per batch) and reports per batch:
+validation, events insert, the rest of the transaction (commit included), and on SQLite the bytes the
+batch appended to the write-ahead log (checkpoints off while measuring). The same bodies first go
+through the storage floor (``bench.floor``) in the same run: the ratio meterbase/floor is the figure
+issue 15 asks for. Then the folder catches up (``Store.fold``, off the ack path): its time per batch
+is reported apart, split into rollup folding and rollup writes. WAL bytes do not depend on machine load,
 so they show the write amplification behind the ingest figures: every event lands at a random
 position of several B-tree indexes, and each touched 4 KiB page is written whole.
 """
@@ -18,10 +21,12 @@ from collections import Counter
 import orjson
 from sqlalchemy import event as sa_event
 
+from . import floor
 from .common import ENV, fresh_database, temp_dir
 from .data import METERS, HttpBodyFactory
 
-PHASES = ("validate", "events insert", "rollup fold", "rollup write", "rest of transaction (commit)")
+PHASES = ("parse + validate", "events insert", "rest of transaction (commit)")
+FOLD_PHASES = ("rollup fold", "rollup write", "rest of fold")
 
 
 def _timed(module, name: str, phase: str, acc: Counter) -> None:
@@ -37,6 +42,27 @@ def _timed(module, name: str, phase: str, acc: Counter) -> None:
     setattr(module, name, wrapper)
 
 
+def _wal_bytes(store, factory, batches: int) -> float:
+    """WAL bytes one event appends (SQLite): a few more bodies with checkpoints off, after the timed run."""
+    from meterbase.events.validate import validate_batch
+
+    wal = store.write_engine.url.database + "-wal"
+    store.write_engine.dispose()
+    sa_event.listen(store.write_engine, "connect", lambda dbapi, _rec: dbapi.execute("PRAGMA wal_autocheckpoint=0"))
+    raw = store.write_engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    start = os.path.getsize(wal)
+    n = 0
+    for _ in range(batches):
+        events = validate_batch(orjson.loads(factory.body()[0])["events"], store.now())
+        store.ingest_events(ENV, events)
+        n += len(events)
+    return (os.path.getsize(wal) - start) / n
+
+
 def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> dict:
     from meterbase.events.validate import validate_batch
     from meterbase.storage import events_repo, open_store, rollups
@@ -48,34 +74,38 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
     factory = HttpBodyFactory("phase", seed=11)
     bodies = [factory.body()[0] for _ in range(batches)]
     with temp_dir() as tmp, fresh_database(backend, tmp) as url:
+        base = floor.open_floor(backend, tmp, url)
         store = open_store(url, migrate_schema=True)
         try:
             for spec in METERS if meters else ():
                 store.create_meter(ENV, spec)
-            wal = None
-            if backend == "sqlite":
-                wal = store.write_engine.url.database + "-wal"
-                store.write_engine.dispose()
-                sa_event.listen(store.write_engine, "connect",
-                                lambda dbapi, _rec: dbapi.execute("PRAGMA wal_autocheckpoint=0"))
-                with store.write() as conn:
-                    conn.exec_driver_sql("SELECT 1")
-                wal_start = os.path.getsize(wal)
-            total = 0.0
-            for body in bodies:
-                raw = orjson.loads(body)["events"]
+            total = floor_s = 0.0
+            for body in bodies:  # floor and meterbase take turns body by body: the same machine load for both
                 t0 = time.perf_counter()
-                events = validate_batch(raw, store.now())
+                base.write(body)
+                floor_s += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                events = validate_batch(orjson.loads(body)["events"], store.now())  # parsed here, as the floor parses
                 t1 = time.perf_counter()
                 store.ingest_events(ENV, events)
-                acc["validate"] += t1 - t0
+                acc["parse + validate"] += t1 - t0
                 total += time.perf_counter() - t1
-            acc["rest of transaction (commit)"] = total - acc["events insert"] - acc["rollup fold"] - acc["rollup write"]
-            out = {"backend": backend, "batches": batches, "ms per batch": {p: 1e3 * acc[p] / batches for p in PHASES}}
-            if wal is not None:
-                out["WAL bytes per event"] = (os.path.getsize(wal) - wal_start) / (batches * 1000)
+            acc["rest of transaction (commit)"] = total - acc["events insert"]
+            eps = batches * 1000 / (acc["parse + validate"] + total)
+            floor_eps = batches * 1000 / floor_s
+            wal_bytes = _wal_bytes(store, factory, 5) if backend == "sqlite" else None
+            t0 = time.perf_counter()
+            store.fold()
+            acc["rest of fold"] = time.perf_counter() - t0 - acc["rollup fold"] - acc["rollup write"]
+            out = {"backend": backend, "batches": batches, "ms per batch": {p: 1e3 * acc[p] / batches for p in PHASES},
+                   "fold ms per batch": {p: 1e3 * acc[p] / (batches + (5 if wal_bytes is not None else 0))
+                                         for p in FOLD_PHASES},
+                   "floor events/s": floor_eps, "meterbase events/s": eps, "ratio": eps / floor_eps}
+            if wal_bytes is not None:
+                out["WAL bytes per event"] = wal_bytes
             return out
         finally:
+            base.close()
             store.close()
 
 
@@ -94,6 +124,11 @@ def main(argv=None) -> None:
     for phase, ms in r["ms per batch"].items():
         print(f"  {phase:<30} {ms:7.1f} ms")
     print(f"  {'total':<30} {sum(r['ms per batch'].values()):7.1f} ms per 1000 events")
+    print("  folder, off the ack path:")
+    for phase, ms in r["fold ms per batch"].items():
+        print(f"    {phase:<28} {ms:7.1f} ms")
+    print(f"  floor {r['floor events/s']:,.0f} events/s, meterbase {r['meterbase events/s']:,.0f} events/s: "
+          f"ratio {r['ratio']:.2f}")
     if "WAL bytes per event" in r:
         print(f"  WAL written per event: {r['WAL bytes per event']:,.0f} bytes")
 

@@ -29,8 +29,10 @@ Domains with their pure rules and their use cases side by side:
 
 Storage (the only place with SQL):
 
+* ``eventstore/`` the event-store interface (a Protocol): ingest, events, fold and watermark, usage reads.
 * ``storage/``   SQLAlchemy Core on SQLite (default) or PostgreSQL: the ``Store``, schema and Alembic
-  migrations, ingest with rollups in one transaction, usage queries, the repositories of every domain.
+  migrations, the SQL event store (events only at ingest, a folder moving them into rollups behind a
+  watermark, usage reads merging both), the repositories of every domain.
 
 Surfaces (``app.py`` is the composition root that wires them):
 

@@ -25,6 +25,9 @@ class Settings:
     #: ``auth_failure_burst`` refilled at ``auth_failure_rps``; past it, 429 before any key lookup.
     auth_failure_rps: float = 1.0
     auth_failure_burst: int = 30
+    #: Seconds between the folder's rounds (events -> rollups, ``storage.fold``) in a serving process;
+    #: 0 runs no folder here (another process, or ``meterbase events fold``, must then fold).
+    fold_interval: float = 0.5
     #: Largest usage answer, in cells (rows × windows; a row per customer or metadata group): above it
     #: a usage query is refused (422 usage_too_large) before it runs. 0 disables the bound.
     max_usage_cells: int = 100_000
@@ -40,5 +43,6 @@ class Settings:
             body_read_timeout=float(os.environ.get("MB_BODY_READ_TIMEOUT", cls.body_read_timeout)),
             auth_failure_rps=float(os.environ.get("MB_AUTH_FAILURE_RPS", cls.auth_failure_rps)),
             auth_failure_burst=int(os.environ.get("MB_AUTH_FAILURE_BURST", cls.auth_failure_burst)),
+            fold_interval=float(os.environ.get("MB_FOLD_INTERVAL", cls.fold_interval)),
             max_usage_cells=int(os.environ.get("MB_MAX_USAGE_CELLS", cls.max_usage_cells)),
         )

@@ -42,6 +42,8 @@ def build_api(store: Store | None = None, settings: Settings | None = None) -> F
     app.state.key_cache = KeyCache()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
     app.state.auth_failures = RateLimiter(settings.auth_failure_rps, settings.auth_failure_burst)
+    if settings.fold_interval > 0:  # a serving process folds events into rollups (storage.fold), off the ack path
+        app.router.on_startup.append(lambda: store.start_folder(settings.fold_interval))
     errors.install(app)
     docs.install(app)
     app.add_middleware(RejectNulInUrl)

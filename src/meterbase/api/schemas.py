@@ -233,3 +233,11 @@ ERROR_RESPONSES: dict = {
     429: _error("Rate limit of this key exceeded", {"Retry-After": {
         "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}),
 }
+
+
+class FoldStatus(BaseModel):
+    """How far the event store's folder is (``storage.fold``): usage answers are exact either way."""
+
+    environment: str = Field(description="test_mode or live_mode (the key's).")
+    folded_seq: int = Field(description="Every event up to this seq is in the meter rollups.")
+    latest_seq: int = Field(description="The largest event seq stored; the events after folded_seq are read raw.")

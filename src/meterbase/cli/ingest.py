@@ -132,6 +132,10 @@ class StoreSink:
     def send(self, events: list) -> dict:
         return self.store.ingest(self.env, events).to_dict()
 
+    def finish(self) -> None:
+        """Fold what was loaded into the rollups (no server folder may be running on this database)."""
+        self.store.fold()
+
 
 def ingest(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file, one event per line."),
@@ -190,6 +194,8 @@ def ingest(
             if len(batch) >= batch_size:
                 flush(fh.tell())
         flush(fh.tell())
+        if isinstance(sink, StoreSink):
+            sink.finish()
     checkpoint.clear()
     console.print(
         f"[green]done[/green]: {totals['ingested_count']:,} ingested, {totals['duplicate_count']:,} duplicates, "

@@ -43,6 +43,8 @@ from . import credits as credits_cli  # noqa: E402
 app.add_typer(credits_cli.app, name="credits")
 from . import policy as policy_cli  # noqa: E402
 app.add_typer(policy_cli.app, name="policy")
+from . import events_cmd  # noqa: E402
+app.add_typer(events_cmd.app, name="events")
 app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("usage")(usage)

@@ -235,7 +235,7 @@ def meter_page(request: Request, meter_id: str, s: UiSession = Depends(page_sess
             usage = _meter_usage(request, env, meter.id, params)
     now = store.now()
     with store.read() as conn:
-        customers = q.meter_customers(conn, meter.id)
+        customers = q.meter_customers(conn, meter.id, meter=meter)
         stats = q.meter_stats(conn, env, day_floor(now) - 29 * DAY_US).get(meter.id)
     return render(request, "meter.html", s, active="meters", meter=meter, usage=usage, params=params, error=error,
                   customers=customers, stats=stats)

@@ -4,7 +4,8 @@ Plan segments of the period (products looked up once per pricer) priced over met
 (meters looked up once per pricer). A quantity comes from, in order: totals of *every* customer
 for a window shared by many due periods (``usage.meter_totals``, filled by ``prefetch``), one
 customer's total fetched by ``prefetch`` (the windows of all such customers batched per meter by
-``usage_batch.meter_totals_many``), or a ``usage.meter_total`` query on the pricer's
+``usage_batch.meter_totals_many``), or a ``usage.meter_total`` query (all through the event store,
+``meterbase.eventstore``) on the pricer's
 connection. The single-invoice paths (preview, create, finalize) price on their own transaction's
 connection; the invoice run prefetches everything in one read transaction and then prices from
 memory (``detach``), so all its invoices see one snapshot of usage and plans.
@@ -31,8 +32,8 @@ from ..billing.periods import Period
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
 from ..storage import billing_repo as repo
-from ..storage import meters_repo, usage
-from ..storage.usage_batch import meter_totals_many
+from ..storage import meters_repo
+from ..storage.sql_event_store import event_store_for
 from ..timeutil import from_us, to_us
 from .line_sources import LineSources
 
@@ -148,7 +149,7 @@ class Pricer:
         else:
             partial = self._single.get((key, sub.customer_id))
             if partial is None:
-                partial = usage.meter_total(self.conn, meter, start, end, sub.customer_id)
+                partial = event_store_for(self.conn).meter_total(self.conn, meter, start, end, sub.customer_id)
         value = partial.value(meter.aggregation)
         return value if value is not None else ZERO
 
@@ -165,11 +166,12 @@ class Pricer:
         for (env, key), customers in needed.items():
             meter = self.meter(env, key[0])
             if len(customers) >= SHARED_WINDOW_MIN:
-                self._shared[key] = usage.meter_totals(self.conn, meter, key[1], key[2])
+                self._shared[key] = event_store_for(self.conn).meter_totals(self.conn, meter, key[1], key[2])
             else:
                 single[(env, key[0])].extend((key, customer_id) for customer_id in customers)
         for (env, meter_id), wanted in single.items():
-            totals = meter_totals_many(self.conn, self.meter(env, meter_id), [(c, k[1], k[2]) for k, c in wanted])
+            totals = event_store_for(self.conn).meter_totals_many(self.conn, self.meter(env, meter_id),
+                                                                  [(c, k[1], k[2]) for k, c in wanted])
             self._single.update(zip(wanted, totals))
         for source in self.sources:
             source.prefetch(self, due, upto)

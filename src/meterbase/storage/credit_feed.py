@@ -1,7 +1,8 @@
 """The event feed of metered credit deductions: where the credits domain reads events, and its watermark.
 
-A narrow seam: these are the only reads of the events table (and of products) the credits domain makes, so
-when the event-store interface lands they move onto it without touching ``credits.metered``.
+A narrow seam: the credits domain reads events only through here, and here reads them through the event-store
+interface (``meterbase.eventstore.EventStore``: ``events_after``, ``latest_seq``, ``high_water``), so another
+event store serves ``credits.metered`` unchanged. This module keeps the deductions' own watermark (and products).
 
 * :func:`high_water` — a seq at or below which every event of the environment is committed. SQLite commits one
   writer at a time, so the largest stored seq is one. On PostgreSQL ingest transactions hold the environment's
@@ -17,45 +18,30 @@ when the event-store interface lands they move onto it without touching ``credit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from sqlalchemy import select, update
 
-import orjson
-from sqlalchemy import func, select, update
-
-from . import locks
-from .schema import billing_products as tp, events as te
+from ..eventstore import StoredEvent as FeedEvent
+from .dialect import insert
+from .schema import billing_products as tp
 from .schema_credits import credit_feed as cf
-from .upsert import insert
+from .sql_event_store import event_store_for
 
-
-@dataclass(frozen=True)
-class FeedEvent:
-    seq: int
-    event_id: str
-    customer_id: str
-    event_name: str
-    ts: int
-    metadata: dict
+__all__ = ["FeedEvent", "high_water", "latest_seq", "events_after", "watermark", "lock_watermark", "set_watermark",
+           "credit_products"]
 
 
 def high_water(conn, environment: str) -> int:
-    locks.meters_exclusive(conn, environment)
-    return latest_seq(conn, environment)
+    return event_store_for(conn).high_water(conn, environment)
 
 
 def latest_seq(conn, environment: str) -> int:
     """The largest seq stored (without waiting for ingests in flight: a cheap "anything new?")."""
-    return conn.execute(select(func.coalesce(func.max(te.c.seq), 0)).where(te.c.environment == environment)).scalar_one()
+    return event_store_for(conn).latest_seq(conn, environment)
 
 
 def events_after(conn, environment: str, after: int, upto: int, names: list[str], limit: int,
                  customer_id: str | None = None) -> list[FeedEvent]:
-    stmt = select(te.c.seq, te.c.event_id, te.c.customer_id, te.c.event_name, te.c.ts, te.c.metadata).where(
-        te.c.environment == environment, te.c.seq > after, te.c.seq <= upto, te.c.event_name.in_(sorted(names)))
-    if customer_id is not None:
-        stmt = stmt.where(te.c.customer_id == customer_id)
-    rows = conn.execute(stmt.order_by(te.c.seq).limit(limit))
-    return [FeedEvent(seq, eid, cust, name, ts, orjson.loads(meta)) for seq, eid, cust, name, ts, meta in rows]
+    return event_store_for(conn).events_after(conn, environment, after, upto, sorted(names), limit, customer_id)
 
 
 def watermark(conn, environment: str) -> int:

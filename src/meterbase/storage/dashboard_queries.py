@@ -133,7 +133,46 @@ def event_names(conn, environment: str, limit: int = 500) -> list[str]:
 
 def meter_stats(conn, environment: str, start_day: int, end: int | None = None) -> dict[str, MeterStats]:
     """Per meter of ``environment``: events counted, rejected values and customers, from day rollups
-    whose bucket starts at or after ``start_day`` (a UTC midnight) and before ``end``."""
+    whose bucket starts at or after ``start_day`` (a UTC midnight) and before ``end``, plus the events
+    after the fold watermark (read through the event store), so the figures include every acked event."""
+    folded = _meter_stats_folded(conn, environment, start_day, end)
+    return _with_tail(conn, environment, folded, start_day, end)
+
+
+def _with_tail(conn, environment: str, folded: dict[str, MeterStats], start_day: int, end: int | None) -> dict[str, MeterStats]:
+    from .rollups import accumulate
+    from .sql_event_store import event_store_for
+    from .usage import folded_view
+
+    es = event_store_for(conn)
+    mark = folded_view(conn, environment)
+    tail = [row for row in es.tail(conn, environment, mark) if row[3] >= start_day and (end is None or row[3] < end)]
+    if not tail:
+        return folded
+    by_name = es.meters_for(conn, environment, {row[2] for row in tail})
+    partials, _ = accumulate(by_name, tail)
+    day = GRAIN_CODES["day"]
+    extra: dict[str, list] = {}  # meter_id -> [events, rejected, tail customers]
+    for (meter_id, grain, cust, _bucket), p in partials.items():
+        if grain == day:
+            acc = extra.setdefault(meter_id, [0, 0, set()])
+            acc[0] += p.events
+            acc[1] += p.rejected
+            if p.events:
+                acc[2].add(cust)
+    out = dict(folded)
+    r = meter_rollups
+    for meter_id, (ev, rej, custs) in extra.items():
+        conds = [r.c.meter_id == meter_id, r.c.grain == day, r.c.bucket >= start_day, r.c.customer_id.in_(sorted(custs))]
+        if end is not None:
+            conds.append(r.c.bucket < end)
+        known = {c for (c,) in conn.execute(select(r.c.customer_id).where(*conds).distinct())}
+        base = out.get(meter_id, MeterStats(meter_id, 0, 0, 0))
+        out[meter_id] = MeterStats(meter_id, base.events + ev, base.rejected + rej, base.customers + len(custs - known))
+    return out
+
+
+def _meter_stats_folded(conn, environment: str, start_day: int, end: int | None = None) -> dict[str, MeterStats]:
     r = meter_rollups
     conds = [r.c.grain == GRAIN_CODES["day"], r.c.bucket >= start_day, meters.c.environment == environment]
     if end is not None:
@@ -150,8 +189,9 @@ def meter_stats(conn, environment: str, start_day: int, end: int | None = None) 
     return out
 
 
-def meter_customers(conn, meter_id: str, limit: int = 500) -> list[str]:
-    """Customers with usage on this meter (any time), from day rollups (raw events for a meter without them)."""
+def meter_customers(conn, meter_id: str, limit: int = 500, meter=None) -> list[str]:
+    """Customers with usage on this meter (any time), from day rollups (raw events for a meter without them),
+    plus those of the unfolded tail when the ``meter`` itself is given."""
     raw = usage_time_weighted.dashboard_customers(conn, None, meter_id, limit)
     if raw is not None:
         return raw
@@ -163,4 +203,11 @@ def meter_customers(conn, meter_id: str, limit: int = 500) -> list[str]:
         .order_by(r.c.customer_id)
         .limit(limit)
     )
-    return [c for (c,) in conn.execute(q)]
+    found = [c for (c,) in conn.execute(q)]
+    if meter is None:
+        return found
+    from .usage import folded_view, tail_events
+
+    mark = folded_view(conn, meter.environment)
+    more = {cust for _seq, cust, _ts, _meta in tail_events(conn, meter, mark, None, [(-2**62, 2**62)])}
+    return sorted(set(found) | more)[:limit]

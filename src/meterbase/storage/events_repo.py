@@ -1,33 +1,19 @@
-"""Event persistence: idempotent batch insert (duplicates vs conflicts), lookup and listing."""
+"""Event persistence: idempotent batch insert (duplicates vs conflicts), lookup, listing and the seq-ordered
+reads of the fold (the unfolded tail, chunks after a watermark, feeds such as credit deductions)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import orjson
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, func, or_, select, text
 
+from ..errors import ValidationError
+from ..eventstore import IngestResult, StoredEvent
 from ..events.model import Event
 from .schema import events as t
-from . import sequences
-from .upsert import execute_many, insert
+from . import dialect, sequences
 
-
-@dataclass
-class IngestResult:
-    ingested: int = 0
-    duplicates: list[str] = field(default_factory=list)  # same id, same content: ignored
-    conflicts: list[str] = field(default_factory=list)  # same id, different content: ignored, reported
-    new_events: list[tuple[int, Event]] = field(default_factory=list)  # (seq, event) actually stored
-
-    def to_dict(self) -> dict:
-        return {
-            "ingested_count": self.ingested,
-            "duplicate_count": len(self.duplicates),
-            "duplicates": self.duplicates,
-            "conflict_count": len(self.conflicts),
-            "conflicts": self.conflicts,
-        }
+__all__ = ["IngestResult", "insert_events", "get_event", "list_events", "count_events", "scan", "scan_by_seq",
+           "scan_tail", "events_after", "latest_seq"]
 
 
 def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> IngestResult:
@@ -43,33 +29,22 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
     if not first:
         return result
     seqs = sequences.allocate(conn, len(first))
-    rows = [
-        {
-            "seq": seq,
-            "environment": environment,
-            "event_id": ev.event_id,
-            "customer_id": ev.customer_id,
-            "event_name": ev.event_name,
-            "ts": ev.ts_us,
-            "metadata": orjson.dumps(ev.metadata).decode(),
-            "fingerprint": ev.fingerprint,
-            "ingested_at": now_us,
-        }
-        for seq, ev in zip(seqs, first.values())  # seq follows submission order ("last" breaks ties by it)
-    ]
-    rows.sort(key=lambda r: r["event_id"])  # insert in one lock order: concurrent batches never deadlock
-    execute_many(conn, "events_insert", lambda: insert(conn, t).on_conflict_do_nothing(
-        index_elements=["environment", "event_id"]), rows)
-    inserted = _stored(conn, environment, seqs)
+    dumps = orjson.dumps
+    # straight to the driver as tuples: no per-row dict or bind processing (the hot path of ingest)
+    rows = [(seq, environment, ev.event_id, ev.customer_id, ev.event_name, ev.ts_us, dumps(ev.metadata).decode(),
+             ev.fingerprint, now_us)
+            for seq, ev in zip(seqs, first.values())]  # seq follows submission order ("last" breaks ties by it)
+    rows.sort(key=_by_event_id)  # insert in one lock order: concurrent batches never deadlock
+    res = conn.exec_driver_sql(_insert_sql(conn), rows)
+    if res.rowcount == len(rows):  # every row was new: nothing to read back
+        inserted = {r[2]: r[0] for r in rows}
+    else:
+        inserted = _stored(conn, environment, seqs)
     result.ingested = len(inserted)
     result.new_events = sorted(((seq, first[eid]) for eid, seq in inserted.items()), key=lambda p: p[0])
     replayed = [eid for eid in first if eid not in inserted]
     if replayed:
-        existing = dict(
-            conn.execute(
-                select(t.c.event_id, t.c.fingerprint).where(t.c.environment == environment, t.c.event_id.in_(replayed))
-            ).all()
-        )
+        existing = _fingerprints(conn, environment, replayed)
         for eid in replayed:
             (result.duplicates if existing.get(eid) == first[eid].fingerprint else result.conflicts).append(eid)
     else:
@@ -89,12 +64,40 @@ def _stored(conn, environment: str, seqs: list[int]) -> dict[str, int]:
     hence the membership test).
     """
     mine = set(seqs)
-    rows = conn.execute(_BY_SEQ_RANGE, {"lo": seqs[0], "hi": seqs[-1], "env": environment})
+    p = dialect.placeholder(conn)
+    # by the seq range alone (the primary key / rowid): no plan may prefer an index over the environment
+    rows = conn.exec_driver_sql(f"SELECT seq, event_id FROM events WHERE seq >= {p} AND seq <= {p}",
+                                (seqs[0], seqs[-1])).fetchall()
     return {event_id: seq for seq, event_id in rows if seq in mine}
 
 
-_BY_SEQ_RANGE = select(t.c.seq, t.c.event_id).where(t.c.seq >= bindparam("lo"), t.c.seq <= bindparam("hi"),
-                                                    t.c.environment == bindparam("env"))
+def _fingerprints(conn, environment: str, event_ids: list[str]) -> dict[str, str]:
+    """``event_id -> fingerprint`` of the stored events among ``event_ids`` (through the unique index)."""
+    p = dialect.placeholder(conn)
+    if dialect.is_postgresql(conn):
+        # one unique-index probe per id, whatever the table's statistics (a fresh table's generic plan would
+        # otherwise scan the environment's entries of another index)
+        sql, params = (f"SELECT x.event_id, x.fingerprint FROM unnest({p}::text[]) AS u(id) CROSS JOIN LATERAL "
+                       f"(SELECT e.event_id, e.fingerprint FROM events e WHERE e.environment = {p} AND e.event_id = u.id "
+                       "LIMIT 1) AS x"), (event_ids, environment)
+    else:
+        sql = (f"SELECT event_id, fingerprint FROM events WHERE environment = {p} "
+               f"AND event_id IN ({', '.join(p for _ in event_ids)})")
+        params = (environment, *event_ids)
+    return dict(conn.exec_driver_sql(sql, params).fetchall())
+
+
+def _by_event_id(row: tuple) -> str:
+    return row[2]
+
+
+_COLUMNS = ("seq", "environment", "event_id", "customer_id", "event_name", "ts", "metadata", "fingerprint", "ingested_at")
+
+
+def _insert_sql(conn) -> str:
+    p = dialect.placeholder(conn)
+    return (f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(p for _ in _COLUMNS)}) "
+            "ON CONFLICT (environment, event_id) DO NOTHING")
 
 
 def row_to_dict(row) -> dict:
@@ -127,6 +130,11 @@ def _filters(environment, customer_id, event_name, start, end):
     return conds
 
 
+#: Events a filtered listing (``GET /v1/events?meter_id=``) may read for one page: the meter's filter runs
+#: on each event's metadata, so a filter that matches rarely must not scan a whole event name per request.
+SCAN_BUDGET = 100_000
+
+
 def list_events(
     conn,
     environment: str,
@@ -139,8 +147,13 @@ def list_events(
     limit: int = 100,
     predicate=None,
     offset: int = 0,
+    scan_budget: int | None = None,
 ) -> list[dict]:
-    """Newest first, keyset-paginated on ``(ts, seq)``; ``predicate`` filters metadata in Python."""
+    """Newest first, keyset-paginated on ``(ts, seq)``; ``predicate`` filters metadata in Python.
+
+    With a ``predicate``, at most ``scan_budget`` (default :data:`SCAN_BUDGET`) events are read for the page;
+    past it the listing is refused with a 422 that names the bound and how to narrow the query.
+    """
     conds = _filters(environment, customer_id, event_name, start, end)
     if after is not None:
         ts, seq = after
@@ -149,8 +162,15 @@ def list_events(
     if predicate is None:
         return [row_to_dict(r) for r in conn.execute(q.offset(offset).limit(limit))]
     out: list[dict] = []
-    skipped = 0
-    for r in conn.execute(q.execution_options(yield_per=1000)):
+    skipped = scanned = 0
+    budget = SCAN_BUDGET if scan_budget is None else scan_budget
+    for r in conn.execute(q.execution_options(yield_per=1000).limit(budget + 1)):
+        scanned += 1
+        if scanned > budget:
+            raise ValidationError(
+                f"the meter's filter matched {len(out) + skipped} of the {budget:,} most recent '{event_name}' events "
+                f"this page may scan (scan budget: {budget:,} events per page); narrow the listing with from/to or "
+                "customer_id", "meter_id")
         d = row_to_dict(r)
         if not predicate(d["metadata"]):
             continue
@@ -164,8 +184,6 @@ def list_events(
 
 
 def count_events(conn, environment: str) -> int:
-    from sqlalchemy import func
-
     return conn.execute(select(func.count()).select_from(t).where(t.c.environment == environment)).scalar_one()
 
 
@@ -178,7 +196,8 @@ def scan(conn, environment: str, event_name: str, start: int, end: int, customer
         yield seq, cust, ts, loads(meta)
 
 
-def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: int) -> list[tuple]:
+def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: int,
+                upto: int | None = None) -> list[tuple]:
     """One chunk of ``(seq, customer_id, ts, metadata_dict)`` in storage order, after ``after_seq``."""
     q = (
         select(t.c.seq, t.c.customer_id, t.c.ts, t.c.metadata)
@@ -186,4 +205,50 @@ def scan_by_seq(conn, environment: str, event_name: str, after_seq: int, limit: 
         .order_by(t.c.seq)
         .limit(limit)
     )
+    if upto is not None:
+        q = q.where(t.c.seq <= upto)
     return [(seq, cust, ts, orjson.loads(meta)) for seq, cust, ts, meta in conn.execute(q)]
+
+
+def scan_tail(conn, environment: str, event_name: str | None, after_seq: int, customer_id: str | None = None):
+    """Yield ``(seq, customer_id, event_name, ts, metadata_dict)`` of the events after ``after_seq`` (the unfolded
+    tail) in seq order, read through the seq order itself: its cost follows the tail, not the events stored."""
+    conds = ["environment = :env"]
+    params: dict = {"after": after_seq, "env": environment}
+    if event_name is not None:
+        conds.append("event_name = :name")
+        params["name"] = event_name
+    if customer_id is not None:
+        conds.append("customer_id = :cust")
+        params["cust"] = customer_id
+    source, cond = dialect.seq_range_from(conn)
+    sql = f"SELECT seq, customer_id, event_name, ts, metadata FROM {source} WHERE {cond} AND {' AND '.join(conds)} ORDER BY seq"
+    loads = orjson.loads
+    for seq, cust, name, ts, meta in conn.execute(text(sql).execution_options(yield_per=5000), params):
+        yield seq, cust, name, ts, loads(meta)
+
+
+def events_after(conn, environment: str, after: int, upto: int, names: list[str] | None, limit: int,
+                 customer_id: str | None = None) -> list[StoredEvent]:
+    """Events with ``after < seq <= upto`` (of ``names``; all when ``None``), in seq order, at most ``limit``,
+    read through the seq order (see :func:`.dialect.seq_range_from`)."""
+    conds = ["seq <= :upto", "environment = :env"]
+    params: dict = {"after": after, "upto": upto, "env": environment, "limit": limit}
+    if names is not None:
+        if not names:
+            return []
+        conds.append(f"event_name IN ({', '.join(f':n{i}' for i in range(len(names)))})")
+        params.update({f"n{i}": n for i, n in enumerate(sorted(names))})
+    if customer_id is not None:
+        conds.append("customer_id = :cust")
+        params["cust"] = customer_id
+    source, cond = dialect.seq_range_from(conn)
+    sql = (f"SELECT seq, event_id, customer_id, event_name, ts, metadata FROM {source} WHERE {cond} AND "
+           f"{' AND '.join(conds)} ORDER BY seq LIMIT :limit")
+    rows = conn.execute(text(sql), params)
+    return [StoredEvent(seq, eid, cust, name, ts, orjson.loads(meta)) for seq, eid, cust, name, ts, meta in rows]
+
+
+def latest_seq(conn, environment: str) -> int:
+    """The largest seq stored in ``environment`` (0 when none)."""
+    return conn.execute(select(func.coalesce(func.max(t.c.seq), 0)).where(t.c.environment == environment)).scalar_one()

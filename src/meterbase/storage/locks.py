@@ -7,23 +7,27 @@ never misses events committed by an ingest that started before the meter existed
 
 from __future__ import annotations
 
-import zlib
-
-from sqlalchemy import text
+from . import dialect
 
 _NAMESPACE = 0x6D62  # "mb"
-
-
-def _key(environment: str) -> int:
-    # pg_advisory_xact_lock(int, int) takes signed 32-bit keys; crc32 is unsigned (test_mode's is > 2**31).
-    return zlib.crc32(environment.encode()) - 2**31
+#: The fold lock's namespace: the folder holds it exclusively while it moves rollups and the watermark,
+#: usage reads in a READ COMMITTED transaction hold it shared (see ``storage.fold``).
+FOLD_NAMESPACE = 0x6D66  # "mf"
 
 
 def meters_shared(conn, environment: str) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:ns, :k)"), {"ns": _NAMESPACE, "k": _key(environment)})
+    dialect.advisory_lock(conn, _NAMESPACE, environment, shared=True)
 
 
 def meters_exclusive(conn, environment: str) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :k)"), {"ns": _NAMESPACE, "k": _key(environment)})
+    dialect.advisory_lock(conn, _NAMESPACE, environment)
+
+
+def fold_shared(conn, environment: str) -> None:
+    """Usage reads: rollups and the watermark do not move under this transaction (PostgreSQL)."""
+    dialect.advisory_lock(conn, FOLD_NAMESPACE, environment, shared=True)
+
+
+def fold_exclusive(conn, environment: str) -> None:
+    """The folder and meter creation: one at a time per environment, and no usage read in between."""
+    dialect.advisory_lock(conn, FOLD_NAMESPACE, environment)

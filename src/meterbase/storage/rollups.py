@@ -1,7 +1,8 @@
-"""Rollups maintained at ingest: per meter, customer and UTC hour/day bucket, a mergeable partial.
+"""Rollups: per meter, customer and UTC hour/day bucket, a mergeable partial of the folded events.
 
-A usage query reads whole buckets from here and only scans raw events for the sub-hour edges of
-its range, so its cost follows the number of buckets asked for, not the number of events stored.
+The folder (``storage.fold``) writes them for the events up to the fold watermark. A usage query
+reads whole buckets from here, the unfolded tail and the sub-hour edges of its range from the events,
+so its cost follows the buckets asked for and the tail, not the number of events stored.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from ..events.model import Event
 from ..meters.aggregate import Partial, matches
 from ..meters.model import Meter
 from ..meters.windows import GRAINS
-from . import aggregation_sql, events_repo, upsert
+from . import aggregation_sql, dialect, events_repo, upsert
 from .schema import GRAIN_CODES, meter_distinct, meter_rollups as r
-from .types import decimal_param
 
 Key = tuple[str, int, str, int]  # (meter_id, grain code, customer_id, bucket)
 
@@ -42,7 +42,7 @@ def accumulate(meters_by_name: dict[str, list[Meter]], events) -> tuple[dict[Key
 
 
 def _upsert_stmt(conn):
-    ins = upsert.insert(conn, r)
+    ins = dialect.insert(conn, r)
     return ins.on_conflict_do_update(
         index_elements=["meter_id", "grain", "customer_id", "bucket"],
         set_=aggregation_sql.upsert_set(r, ins.excluded),  # per-column merge SQL, derived from the registry
@@ -51,7 +51,7 @@ def _upsert_stmt(conn):
 
 def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
     if partials:
-        dec = decimal_param(conn.dialect.name)
+        dec = dialect.decimal_param(conn)
         rows = [
             {
                 "meter_id": k[0],
@@ -73,11 +73,11 @@ def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
         upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows, arrays=True)
     if distinct:
         rows = [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in sorted(distinct)]
-        upsert.execute_many(conn, "distinct_insert", lambda: upsert.insert(conn, meter_distinct).on_conflict_do_nothing(), rows)
+        upsert.execute_many(conn, "distinct_insert", lambda: dialect.insert(conn, meter_distinct).on_conflict_do_nothing(), rows)
 
 
 def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[tuple[int, Event]]) -> None:
-    """Fold freshly stored events into every matching meter's rollups (same transaction)."""
+    """Fold stored events into every matching meter's rollups (only for events at or below the watermark)."""
     if not meters_by_name or not new_events:
         return
     partials, distinct = accumulate(
@@ -86,14 +86,14 @@ def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[
     write(conn, partials, distinct)
 
 
-def backfill(conn, meter: Meter, chunk: int = 20_000) -> int:
-    """Build a new meter's rollups from the events already stored. Returns events read."""
+def backfill(conn, meter: Meter, chunk: int = 20_000, upto: int | None = None) -> int:
+    """Build a new meter's rollups from the events stored (with ``seq <= upto``). Returns events read."""
     if not meter.agg.rolled_up:
         return 0
     by_name = {meter.event_name: [meter]}
     total, after = 0, 0
     while True:
-        rows = events_repo.scan_by_seq(conn, meter.environment, meter.event_name, after, chunk)
+        rows = events_repo.scan_by_seq(conn, meter.environment, meter.event_name, after, chunk, upto)
         if not rows:
             return total
         write(conn, *accumulate(by_name, ((seq, cust, meter.event_name, ts, meta) for seq, cust, ts, meta in rows)))

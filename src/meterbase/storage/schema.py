@@ -44,7 +44,6 @@ events = Table(
     Column("fingerprint", String(32), nullable=False),
     Column("ingested_at", BigInteger, nullable=False),
     UniqueConstraint("environment", "event_id", name="uq_events_env_event_id"),
-    Index("ix_events_env_name_ts", "environment", "event_name", "ts"),
     Index("ix_events_env_customer_name_ts", "environment", "customer_id", "event_name", "ts"),
     Index("ix_events_env_ts", "environment", "ts"),
 )
@@ -291,3 +290,4 @@ from . import schema_dashboard  # noqa: E402,F401  (dashboard tables register on
 from . import schema_credits  # noqa: E402,F401  (credits tables, on this metadata)
 from . import schema_policy  # noqa: E402,F401  (policy spend caps)
 from . import schema_invoicing  # noqa: E402,F401  (invoice runs, skipped periods, adjustments)
+from . import schema_eventstore  # noqa: E402,F401  (the fold watermark)

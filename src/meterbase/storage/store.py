@@ -16,27 +16,25 @@ from ..events.model import Event
 from ..events.validate import validate_batch
 from ..meters.model import Meter, parse_meter_spec
 from ..timeutil import Clock, now_us, system_clock
-from . import events_repo, keys_repo, locks, meters_repo, migrate, rollups, usage
+from ..eventstore import IngestResult
+from . import dialect, fold, keys_repo, locks, meters_repo, migrate, usage
 from .engine import is_sqlite, make_engines
 from .group_commit import GroupCommitter
 from .retry import retry_transaction
+from .sql_event_store import SqlEventStore, event_store_for
 from .writer_lock import WriterLock
 
 T = TypeVar("T")
 
 
-def ingest_events_in(conn: Connection, environment: str, batch: list[Event], now: int) -> events_repo.IngestResult:
-    """Store validated events and fold them into meter rollups inside the caller's write transaction.
+def ingest_events_in(conn: Connection, environment: str, batch: list[Event], now: int) -> IngestResult:
+    """Store validated events inside the caller's write transaction, through the event store.
 
     The one ingest code path: :meth:`Store.ingest_events` wraps it in its own transaction; the policy
     engine calls it inside the transaction that also updates its counters, so both commit together.
+    Only events are written; the folder moves them into rollups later (``storage.fold``).
     """
-    locks.meters_shared(conn, environment)
-    result = events_repo.insert_events(conn, environment, batch, now)
-    if result.new_events:
-        names = {e.event_name for _, e in result.new_events}
-        rollups.apply_events(conn, meters_repo.meters_for_events(conn, environment, names), result.new_events)
-    return result
+    return event_store_for(conn).ingest(conn, environment, batch, now)
 
 
 class Store:
@@ -50,6 +48,9 @@ class Store:
         # batched_write's writer (file SQLite only; its thread starts on first use)
         self._decisions = GroupCommitter(self._write_savepoints, 256, name="meterbase-batched-write") \
             if self._writer_lock is not None else None
+        #: The event store (``meterbase.eventstore.EventStore``): events, fold, usage reads.
+        self.events = SqlEventStore(self)
+        self._folder: fold.Folder | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     def init_schema(self, migrate_schema: bool | None = None) -> None:
@@ -60,7 +61,7 @@ class Store:
         server starting. ``True`` always migrates; ``False`` only checks.
         """
         if migrate_schema is None:
-            migrate_schema = self.write_engine.dialect.name == "sqlite"
+            migrate_schema = dialect.name(self.write_engine) == dialect.SQLITE
         if migrate_schema:
             migrate.upgrade(self.write_engine)
         else:
@@ -91,6 +92,9 @@ class Store:
         from .policy_cache import detach
 
         detach(self)
+        if self._folder is not None:
+            self._folder.stop()
+            self._folder = None
         if self._committer is not None:
             self._committer.close()
             self._committer = None
@@ -103,22 +107,22 @@ class Store:
             self.read_engine.dispose()
 
     # -- events -------------------------------------------------------------------------------
-    def ingest(self, environment: str, raw_events: Any) -> events_repo.IngestResult:
-        """Validate a whole batch, then store it and update rollups in one transaction."""
+    def ingest(self, environment: str, raw_events: Any) -> IngestResult:
+        """Validate a whole batch, then store it in one transaction (the folder rolls it up later)."""
         return self.ingest_events(environment, validate_batch(raw_events, self.now()))
 
-    def ingest_events(self, environment: str, batch: list[Event]) -> events_repo.IngestResult:
+    def ingest_events(self, environment: str, batch: list[Event]) -> IngestResult:
         if self._committer is not None:
             return self._committer.submit((environment, batch))
         return self._write_group([(environment, batch)])[0]
 
-    def _write_group(self, batches: list[tuple[str, list[Event]]]) -> list[events_repo.IngestResult]:
+    def _write_group(self, batches: list[tuple[str, list[Event]]]) -> list[IngestResult]:
         """Store several batches in one transaction (in order); one result per batch."""
 
-        def attempt() -> list[events_repo.IngestResult]:
+        def attempt() -> list[IngestResult]:
             with self.write() as conn:
                 now = self.now()
-                return [ingest_events_in(conn, env, batch, now) for env, batch in batches]
+                return [self.events.ingest(conn, env, batch, now) for env, batch in batches]
 
         return retry_transaction(attempt)
 
@@ -160,17 +164,37 @@ class Store:
         if self._committer is None:
             self._committer = GroupCommitter(self._write_group, max_events, size=lambda item: len(item[1]))
 
+    def start_folder(self, interval: float = 0.5) -> fold.Folder:
+        """Fold events into rollups in a daemon thread of this process (servers; idempotent)."""
+        if self._folder is None:
+            self._folder = fold.Folder(self, interval).start()
+        return self._folder
+
+    @property
+    def folder(self) -> fold.Folder | None:
+        return self._folder
+
+    def fold(self, environment: str | None = None) -> int:
+        """Fold every event after the watermark now (one-shot catch-up); returns the events folded."""
+        return fold.fold_all(self, environment)
+
+    def watermark(self, environment: str) -> dict:
+        """The fold watermark beside the latest stored seq (how far the folder is behind)."""
+        with self.read() as conn:
+            return {"environment": environment, "folded_seq": self.events.watermark(conn, environment),
+                    "latest_seq": self.events.latest_seq(conn, environment)}
+
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
-            return events_repo.get_event(conn, environment, event_id)
+            return self.events.get_event(conn, environment, event_id)
 
     def list_events(self, environment: str, **kw) -> list[dict]:
         with self.read() as conn:
-            return events_repo.list_events(conn, environment, **kw)
+            return self.events.list_events(conn, environment, **kw)
 
     def count_events(self, environment: str) -> int:
         with self.read() as conn:
-            return events_repo.count_events(conn, environment)
+            return self.events.count_events(conn, environment)
 
     # -- meters -------------------------------------------------------------------------------
     def create_meter(self, environment: str, raw: Any) -> Meter:
@@ -178,7 +202,7 @@ class Store:
         with self.write() as conn:
             locks.meters_exclusive(conn, environment)
             meter = meters_repo.insert_meter(conn, environment, spec, self.now())
-            rollups.backfill(conn, meter)
+            self.events.backfill_meter(conn, meter)
         return meter
 
     def get_meter(self, environment: str, meter_id: str) -> Meter:
@@ -213,13 +237,13 @@ class Store:
             raise ValidationError(f"group by at most {usage.MAX_GROUP_KEYS} metadata keys", "group_by")
         with self.read() as conn:
             meter = meters_repo.get_meter(conn, environment, meter_id)
-            return usage.query_usage(conn, meter, start, end, window, tz, customer_id, group_by)
+            return self.events.usage(conn, meter, start, end, window, tz, customer_id, group_by)
 
     def meter_total(self, environment: str, meter_id: str, customer_id: str, start: int, end: int):
         """Exact partial of one meter for one customer over ``[start, end)`` (any instants)."""
         with self.read() as conn:
             meter = meters_repo.get_meter(conn, environment, meter_id)
-            return usage.meter_total(conn, meter, start, end, customer_id)
+            return self.events.meter_total(conn, meter, start, end, customer_id)
 
     # -- keys ---------------------------------------------------------------------------------
     def create_key(self, name: str, environment: str, read_only: bool = False) -> tuple[str, keys_repo.ApiKey]:

@@ -1,7 +1,14 @@
 """Usage queries: meter values per customer (and metadata group) per time window.
 
-Whole UTC hours and days come from rollups; only sub-hour edges of the range (and queries that
-group by metadata keys, which rollups do not carry) scan raw events.
+Whole UTC hours and days come from rollups, which hold the events up to the fold watermark
+(``storage.fold``); the events after it (the unfolded tail, read in seq order) are added to the
+buckets they fall in, so an answer includes every acknowledged event exactly once whether or not it
+has been folded (read-your-writes). Sub-hour edges of the range (and queries that group by metadata
+keys, which rollups do not carry) scan raw events of every seq.
+
+:func:`folded_view` reads the watermark in a view consistent with the rollups: a snapshot on SQLite;
+on PostgreSQL (READ COMMITTED) the shared fold lock, which no folder commit can cross until this
+transaction ends.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from ..events.values import to_text
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
 from ..meters.windows import plan, windows
-from . import events_repo, rollups, usage_time_weighted
+from . import events_repo, fold, locks, rollups, usage_time_weighted
 
 MAX_GROUP_KEYS = 5
 
@@ -74,6 +81,25 @@ def meter_totals(conn, meter: Meter, start: int, end: int) -> dict[str, Partial]
     return {s.customer_id: s.windows[0] for s in _aggregate(conn, meter, [(start, end)], None, None)}
 
 
+def folded_view(conn, environment: str) -> int:
+    """The fold watermark, with rollups and watermark held still for the rest of ``conn``'s transaction."""
+    locks.fold_shared(conn, environment)
+    return fold.watermark(conn, environment)
+
+
+def tail_events(conn, meter: Meter, after: int, customer_id: str | None, ranges: list[tuple[int, int]]):
+    """``(seq, customer_id, ts, metadata)`` of the meter's events after the watermark ``after`` that fall
+    inside one of ``ranges`` (the whole buckets read from rollups) and match its filter."""
+    if not ranges:
+        return
+    ranges = sorted(ranges)
+    starts = [s for s, _ in ranges]
+    for seq, cust, _name, ts, meta in events_repo.scan_tail(conn, meter.environment, meter.event_name, after, customer_id):
+        i = bisect_right(starts, ts) - 1
+        if i >= 0 and ts < ranges[i][1] and meter.predicate(meta):
+            yield seq, cust, ts, meta
+
+
 def _aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: str | None,
                group_by: list[str] | None) -> list[Series]:
     starts = [ws for ws, _ in bounds]
@@ -91,10 +117,14 @@ def _aggregate(conn, meter: Meter, bounds: list[tuple[int, int]], customer_id: s
         ranges = {"raw": [(bounds[0][0], bounds[-1][1])], "hour": [], "day": []}
     else:
         ranges = plan(bounds)
+    whole = ranges["day"] + ranges["hour"]
+    mark = folded_view(conn, meter.environment) if whole else 0
     for grain in ("day", "hour"):
         for s, e in ranges[grain]:
             for cust, bucket, p in rollups.read(conn, meter, grain, s, e, customer_id):
                 series[(cust, None)][slot(bucket)].merge(p)
+    for seq, cust, ts, meta in tail_events(conn, meter, mark, customer_id, whole):
+        series[(cust, None)][slot(ts)].add_event(meter, meta, ts, seq)
     for s, e in ranges["raw"]:
         for seq, cust, ts, meta in events_repo.scan(conn, meter.environment, meter.event_name, s, e, customer_id):
             if not meter.predicate(meta):

@@ -8,6 +8,8 @@ queries per subscription. Here the windows travel to the database as rows of a `
 ``(environment, customer_id, event_name, ts)`` index): one statement per ``CHUNK`` pieces. The
 decomposition of a window into pieces is ``meters.windows.decompose``, the same as for
 :func:`usage.meter_total`, so each result equals ``meter_total`` of that customer and window.
+Rollups hold the events up to the fold watermark; the events after it (the unfolded tail, read once
+in seq order) are added to the windows whose whole-bucket pieces they fall in.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import orjson
 from ..meters.aggregate import Partial
 from ..meters.model import Meter
 from ..meters.windows import plan
-from . import usage
+from . import dialect, events_repo, usage
 from .schema import GRAIN_CODES
 
 Window = tuple[str, int, int]  # (customer_id, start_us, end_us)
@@ -57,13 +59,15 @@ def meter_totals_many(conn, meter: Meter, windows: list[Window]) -> list[Partial
         raw_pieces.extend((idx, cust, lo, hi) for lo, hi in ranges["raw"])
     # Straight to the driver: a SQLAlchemy text() with thousands of bind parameters costs more to
     # build than the query takes to run. Decimals arrive as text on SQLite, as Decimal on PostgreSQL.
-    p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    p = dialect.placeholder(conn)
     dec = _decimal
     for rows in _chunks(rollup_pieces):
         sql = _ROLLUP_SQL.format(rows=_values(rows, p), p=p)
         for idx, events, n, s, mn, mx, lts, lseq, lval, rej in conn.exec_driver_sql(sql, _flat(rows) + (meter.id,)):
             out[idx].merge(Partial(events=events, n=n, sum=dec(s), min=dec(mn), max=dec(mx), last_ts=lts,
                                    last_seq=lseq, last_value=dec(lval), rejected=rej))
+    if rollup_pieces:
+        _add_tail(conn, meter, rollup_pieces, out)
     loads = orjson.loads
     for rows in _chunks(raw_pieces):
         sql = _EVENTS_SQL.format(rows=_values(rows, p), p=p)
@@ -72,6 +76,22 @@ def meter_totals_many(conn, meter: Meter, windows: list[Window]) -> list[Partial
             if meter.predicate(meta):
                 out[idx].add_event(meter, meta, ts, seq)
     return out
+
+
+def _add_tail(conn, meter: Meter, rollup_pieces: list[tuple], out: list[Partial]) -> None:
+    """Events after the watermark, into every window whose whole-bucket piece holds them."""
+    mark = usage.folded_view(conn, meter.environment)
+    by_customer: dict[str, list[tuple[int, int, int]]] = {}
+    for idx, cust, _grain, lo, hi in rollup_pieces:
+        by_customer.setdefault(cust, []).append((lo, hi, idx))
+    single = next(iter(by_customer)) if len(by_customer) == 1 else None
+    for seq, cust, _name, ts, meta in events_repo.scan_tail(conn, meter.environment, meter.event_name, mark, single):
+        pieces = by_customer.get(cust)
+        if not pieces or not meter.predicate(meta):
+            continue
+        for lo, hi, idx in pieces:
+            if lo <= ts < hi:
+                out[idx].add_event(meter, meta, ts, seq)
 
 
 def _chunks(pieces: list[tuple]):

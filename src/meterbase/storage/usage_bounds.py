@@ -7,14 +7,15 @@ is bounded too:
 * :func:`count_customers` reads only the customer ids of the meter's rollups (whole UTC days from the
   day grain, the rest from the hour grain: a customer with an event in ``[start, end)`` has a bucket
   there), ``DISTINCT`` and ``LIMIT`` in SQL. The count may include a customer whose only events of an
-  edge hour fall just outside the range (an upper bound, never an under-count).
+  edge hour fall just outside the range (an upper bound, never an under-count). Customers whose events
+  are not folded yet (after the fold watermark, ``storage.fold``) are added from the unfolded tail.
 * :func:`count_groups` scans the raw events of the range (as the grouped query itself does) and
   collects the distinct ``(customer, group)`` keys, stopping as soon as there are ``limit`` of them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, union
+from sqlalchemy import select, union
 
 from ..events.values import to_text
 from ..meters.model import Meter
@@ -34,7 +35,15 @@ def count_customers(conn, meter: Meter, start: int, end: int, limit: int) -> int
     if not selects:
         return 0
     ids = (union(*selects) if len(selects) > 1 else selects[0].distinct()).limit(limit).subquery()
-    return int(conn.execute(select(func.count()).select_from(ids)).scalar_one())
+    found = {c for (c,) in conn.execute(select(ids.c.customer_id))}
+    if len(found) < limit:
+        from .usage import folded_view, tail_events
+
+        for _seq, cust, _ts, _meta in tail_events(conn, meter, folded_view(conn, meter.environment), None, [(start, end)]):
+            found.add(cust)
+            if len(found) >= limit:
+                break
+    return len(found)
 
 
 def count_groups(conn, meter: Meter, start: int, end: int, customer_id: str | None, keys: list[str],

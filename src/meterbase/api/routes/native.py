@@ -13,7 +13,7 @@ from ...timeutil import from_us, now_us, to_us
 from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ...usage_limits import bounded_usage
 from ..deps import MAX_OFFSET, events_of, instant_param, json_body, store
-from ..schemas import EventOut, EventPage, IngestResult, MeterCreate, MeterOut, MeterPage, MeterUpdate, UsageOut, \
+from ..schemas import EventOut, EventPage, FoldStatus, IngestResult, MeterCreate, MeterOut, MeterPage, MeterUpdate, UsageOut, \
     answers, ingest_body_schema
 from ..error_docs import METER_BOUNDS, USAGE_BOUNDS, with_errors
 from ..serialize import event_json, meter_json, usage_json
@@ -85,6 +85,13 @@ def list_events(
         "data": [event_json(r, bid) for r in rows],
         "next_cursor": _cursor_encode(rows[-1]["ts"], rows[-1]["seq"]) if more else None,
     }
+
+
+@router.get("/event-store/watermark", summary="The fold watermark: how far events are folded into rollups",
+            **answers(FoldStatus))
+def fold_status(request: Request, p: Principal = Depends(principal)):
+    """Usage answers include every acknowledged event whether or not it is folded; this shows the folder's lag."""
+    return store(request).watermark(p.environment)
 
 
 @router.get("/events/{event_id}", summary="Retrieve one event", **answers(EventOut))
