@@ -7,6 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8080
 DB ?= sqlite:///var/meterbase.db
+TEST_WORKERS ?= 2
 
 .PHONY: run test install dev bench clean
 
@@ -34,7 +35,7 @@ run: $(STAMP)
 
 test: $(DEV_STAMP)
 	@test -x /usr/bin/chromium || bash .ci/ensure-chromium.sh  # Debian chromium for tests/dashboard
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

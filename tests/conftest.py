@@ -7,9 +7,14 @@ they are skipped, with the reason, only when no server answers at 127.0.0.1:5432
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# CLI output (rich tables) is as wide as the terminal: a fixed width makes it the same with or without a tty
+# and under pytest-xdist workers.
+os.environ["COLUMNS"] = "200"
 
 from meterbase.storage import open_store
 from support.clock import FakeClock

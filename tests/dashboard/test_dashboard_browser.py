@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from meterbase import demo
+
 pytestmark = pytest.mark.slow
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 
@@ -67,7 +69,7 @@ def test_overview_shows_volume_top_lists_and_recent_invoices(page, demo_server, 
     assert int(page.locator("[data-stat=today] .value").inner_text().replace(",", "")) >= 0
     assert int(page.locator("[data-stat=customers] .value").inner_text()) == 5
     assert page.locator("[data-table=top-customers] tbody tr").count() == 5
-    assert page.locator("[data-table=top-meters] tbody tr").count() == 6
+    assert page.locator("[data-table=top-meters] tbody tr").count() == len(demo.METERS) == 7
     assert page.evaluate("Chart.getChart(document.getElementById('volume-chart')).data.labels.length") == 30
     with demo_server.api() as c:  # the demo's finalized invoices, newest first
         newest = c.get("/v1/invoices", params={"limit": 5}).json()["data"]
@@ -80,7 +82,7 @@ def test_overview_shows_volume_top_lists_and_recent_invoices(page, demo_server, 
 def test_meters_list(page, shots):
     page.goto("/ui/meters")
     rows = page.locator("[data-table=meters] tbody tr")
-    assert rows.count() == 6
+    assert rows.count() == len(demo.METERS)
     assert "Token Usage" in page.locator("[data-table=meters]").inner_text()
     page.screenshot(path=str(shots / "meters.png"), full_page=True)
 
@@ -152,7 +154,7 @@ def test_customer_page_shows_the_api_usage_figure(page, demo_server, shots):
     period = page.locator("[data-period-from]")
     frm, to = period.get_attribute("data-period-from"), period.get_attribute("data-period-to")
     cards = page.locator(".usage-card[data-meter-id]")
-    assert cards.count() == 6
+    assert cards.count() == len(demo.METERS)
     checked = 0
     with demo_server.api() as c:
         for i in range(cards.count()):
@@ -241,4 +243,4 @@ def test_mode_switch_adds_a_live_key_and_shows_live_data_only(page, demo_server,
     assert page.locator("[data-empty=no-meters]").count() == 1
     page.click("button[data-mode=test_mode]")  # both keys now: switching needs no login
     page.wait_for_url(re.compile(r".*/ui/meters$"))
-    assert page.locator("[data-table=meters] tbody tr").count() == 6
+    assert page.locator("[data-table=meters] tbody tr").count() == len(demo.METERS)
