@@ -24,7 +24,7 @@ from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..pricing.decimals import text
 from ..timeutil import from_us, iso_us
-from . import upsert
+from . import dialect, upsert
 from .schema import billing_customers as tc
 from .schema import billing_threshold_hits as th
 from .schema import billing_plan_segments as tg
@@ -288,8 +288,8 @@ def lock_subscriptions(conn, ids) -> None:
     transactions that price and write their invoices. PostgreSQL: ``SELECT … FOR UPDATE`` in id order
     (one lock order, no deadlocks); SQLite's write transactions are serialised already."""
     ids = sorted(set(ids))
-    if ids and conn.dialect.name == "postgresql":
-        conn.execute(select(ts.c.id).where(ts.c.id.in_(ids)).order_by(ts.c.id).with_for_update()).all()
+    if ids:
+        dialect.lock_rows(conn, select(ts.c.id).where(ts.c.id.in_(ids)).order_by(ts.c.id))
 
 
 def plan_histories(conn, ids) -> dict[str, list[tuple[int, str, int]]]:
@@ -321,12 +321,13 @@ def record_threshold_hit(conn, subscription_id: str, period_start: int, threshol
 def snapshot(store) -> Iterator:
     """A read transaction whose queries all see one state of the database (SQLite's WAL reads
     already do; PostgreSQL needs ``REPEATABLE READ`` for that)."""
-    if store.read_engine.dialect.name != "postgresql":
+    options = dialect.snapshot_options(store.read_engine)
+    if options is None:
         with store.read() as conn:
             yield conn
         return
     with store.read_engine.connect() as conn:
-        conn.execution_options(isolation_level="REPEATABLE READ")
+        conn.execution_options(**options)
         with conn.begin():
             yield conn
 

@@ -1,4 +1,4 @@
-"""The SQLite/PostgreSQL differences of the event path, in one place (issue 16).
+"""The SQLite/PostgreSQL differences of storage, in one place (issue 16).
 
 Every branch on the connection's backend that the event store, the folder, rollups, usage reads,
 the credit feed, group commit and the upsert helper need lives here, so a reader sees at once what
@@ -11,6 +11,9 @@ differs between the backends (and a third backend knows what it must provide):
   SQLite the one write lock (``BEGIN IMMEDIATE`` + ``WriterLock``) already serialises every writer and
   reads are snapshots, so these are no-ops;
 * ``lock_timeout`` — bound a PostgreSQL transaction's lock waits;
+* ``lock_rows`` — ``SELECT … FOR UPDATE`` on PostgreSQL (SQLite's write transactions are serialised);
+* ``snapshot_options`` — the isolation a multi-query read needs to see one state (``REPEATABLE READ``
+  on PostgreSQL; SQLite's WAL reads already are snapshots);
 * ``seq_range_from`` — read the unfolded tail (``seq > watermark``) through the seq order, not an index
   over all events, whatever the planner's statistics;
 * ``decimal_param`` — how an exact decimal is handed to the driver;
@@ -84,6 +87,19 @@ def lock_timeout(conn, ms: int) -> None:
     """Give up lock waits after ``ms`` in this transaction (PostgreSQL; SQLite has its busy timeout)."""
     if is_postgresql(conn):
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(ms)}ms'")
+
+
+def lock_rows(conn, stmt) -> None:
+    """Lock the rows ``stmt`` selects until the transaction ends (PostgreSQL ``FOR UPDATE``; on SQLite
+    the caller's write transaction already excludes every other writer)."""
+    if is_postgresql(conn):
+        conn.execute(stmt.with_for_update()).all()
+
+
+def snapshot_options(engine) -> dict | None:
+    """Execution options giving a read transaction one state of the database for all its queries, or
+    None when the backend's reads already do (SQLite in WAL mode)."""
+    return {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == POSTGRESQL else None
 
 
 def seq_range_from(conn) -> tuple[str, str]:

@@ -14,13 +14,13 @@ running it), and :func:`read_state` answers all of a decision's reads in one rou
 from __future__ import annotations
 
 import hashlib
-import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, literal_column, select, text, true, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, true, update
 
+from . import dialect
 from .schema import policy_allows as pa, policy_counters as pc, policy_customers as cu, policy_documents as pd
 from .schema import webhook_endpoints as we
 from .upsert import insert
@@ -82,9 +82,7 @@ def list_documents(conn, environment: str, limit: int = 100) -> list[DocumentRow
 
 def publish_document(conn, environment: str, source: str, fmt: str, now_us: int) -> tuple[DocumentRow, bool]:
     """Make ``source`` the active document; a no-op (``created`` False) when it already is."""
-    if conn.dialect.name == "postgresql":
-        key = (_NAMESPACE << 32) | zlib.crc32(environment.encode())  # one signed 64-bit key
-        conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS bigint))"), {"k": key})
+    dialect.advisory_lock(conn, _NAMESPACE, environment)  # one publisher per environment (PostgreSQL)
     current = get_document(conn, environment)
     dg = digest(source, fmt)
     if current is not None and current.digest == dg:
