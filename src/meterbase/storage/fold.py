@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 
+import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -82,23 +83,36 @@ def high_water(store, environment: str) -> int:
         return events_repo.latest_seq(conn, environment)
 
 
+def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int):
+    """Read and accumulate the chunk after ``mark``: ``(partials, distinct, events read, last seq covered)``.
+
+    Meters are looked up once for the environment; only the events of names some rolled-up meter
+    counts are folded, and only the metadata some meter reads (a key or a filter) is decoded.
+    """
+    by_name = meters_repo.meters_by_event_name(conn, environment)
+    rows = events_repo.fold_rows(conn, environment, mark, upto, max_events)
+    partials, distinct = {}, set()
+    if rows and by_name:
+        decode = {name for name, ms in by_name.items() if any(m.agg.needs_key or m.spec.filter for m in ms)}
+        loads = orjson.loads
+        partials, distinct = rollups.accumulate(by_name, (
+            (seq, cust, name, ts, loads(meta) if name in decode else None) for seq, cust, name, ts, meta in rows))
+    last = rows[-1][0] if len(rows) == max_events else min(upto, max(mark, events_repo.latest_seq(conn, environment)))
+    return partials, distinct, len(rows), last
+
+
 def fold_chunk(conn, environment: str, upto: int, now: int, max_events: int = CHUNK) -> int:
     """Fold up to ``max_events`` events after the watermark (``seq <= upto``) inside ``conn``'s transaction,
     which must hold the fold lock. Returns the events read."""
     mark = _lock_watermark(conn, environment, now)
     if upto <= mark:
         return 0
-    rows = events_repo.events_after(conn, environment, mark, upto, None, max_events)
-    if rows:
-        names = {e.event_name for e in rows}
-        by_name = meters_repo.meters_for_events(conn, environment, names)
-        if by_name:
-            rollups.write(conn, *rollups.accumulate(
-                by_name, ((e.seq, e.customer_id, e.event_name, e.ts, e.metadata) for e in rows)))
-    last = rows[-1].seq if len(rows) == max_events else min(upto, max(mark, events_repo.latest_seq(conn, environment)))
+    partials, distinct, n, last = read_chunk(conn, environment, mark, upto, max_events)
+    if partials or distinct:
+        rollups.write(conn, partials, distinct)
     if last > mark:
         _set_watermark(conn, environment, last, now)
-    return len(rows)
+    return n
 
 
 def fold(store, environment: str | None = None, max_events: int = CHUNK) -> int:
