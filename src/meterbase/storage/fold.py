@@ -23,7 +23,9 @@ runs it once.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 
@@ -83,13 +85,15 @@ def high_water(store, environment: str) -> int:
         return events_repo.latest_seq(conn, environment)
 
 
-def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int):
+def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int, by_name=None):
     """Read and accumulate the chunk after ``mark``: ``(partials, distinct, events read, last seq covered)``.
 
-    Meters are looked up once for the environment; only the events of names some rolled-up meter
-    counts are folded, and only the metadata some meter reads (a key or a filter) is decoded.
+    Meters are looked up once for the environment (``by_name``: already looked up); only the events of
+    names some rolled-up meter counts are folded, and only the metadata some meter reads (a key or a
+    filter) is decoded.
     """
-    by_name = meters_repo.meters_by_event_name(conn, environment)
+    if by_name is None:
+        by_name = meters_repo.meters_by_event_name(conn, environment)
     rows = events_repo.fold_rows(conn, environment, mark, upto, max_events)
     partials, distinct = {}, set()
     if rows and by_name:
@@ -115,6 +119,47 @@ def fold_chunk(conn, environment: str, upto: int, now: int, max_events: int = CH
     return n
 
 
+def _claim_path(store) -> str | None:
+    """SQLite on a file: the fold claim next to the database (``None``: fold inside the write lock)."""
+    url = store.write_engine.url
+    if dialect.is_postgresql(store.write_engine) or not url.database or url.database == ":memory:" \
+            or url.database.startswith("file:"):
+        return None
+    return url.database + "-fold.lock"
+
+
+def _fold_sqlite(store, environment: str, claim: str, max_events: int) -> int:
+    """SQLite: read and accumulate the chunk in a read snapshot, then take the one write lock only to write.
+
+    The write lock (which every ingest waits for) is held for the rollup writes alone, not for reading
+    and folding the events. Folders of several processes take turns on an ``flock`` on ``claim``, so
+    they never fold the same chunk twice. In the write transaction the chunk is checked: if the
+    watermark or the environment's meters moved since the snapshot (another folder, a new meter, whose
+    backfill stops at the watermark), the chunk is folded again inside the lock, as on PostgreSQL.
+    Events committed after the snapshot have larger seqs (one writer at a time), so the watermark set
+    from the snapshot never passes an event the chunk did not read.
+    """
+    fd = os.open(claim, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with store.read() as conn:
+            mark = watermark(conn, environment)
+            by_name = meters_repo.meters_by_event_name(conn, environment)
+            partials, distinct, n, last = read_chunk(conn, environment, mark, 2**62, max_events, by_name)
+        with store.write() as conn:
+            now = store.now()
+            if _lock_watermark(conn, environment, now) != mark \
+                    or meters_repo.meters_by_event_name(conn, environment) != by_name:
+                return fold_chunk(conn, environment, 2**62, now, max_events)
+            if partials or distinct:
+                rollups.write(conn, partials, distinct)
+            if last > mark:
+                _set_watermark(conn, environment, last, now)
+            return n
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def fold(store, environment: str | None = None, max_events: int = CHUNK) -> int:
     """Fold one chunk of each environment (or of ``environment``); returns the events folded.
 
@@ -129,6 +174,10 @@ def fold(store, environment: str | None = None, max_events: int = CHUNK) -> int:
     for env in envs:
         upto = high_water(store, env)
         try:
+            claim = _claim_path(store)
+            if claim is not None:
+                total += _fold_sqlite(store, env, claim, max_events)
+                continue
             with store.write() as conn:
                 dialect.lock_timeout(conn, LOCK_TIMEOUT_MS)
                 locks.fold_exclusive(conn, env)
