@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import dialect, events_repo, locks, meters_repo, rollups
 from .schema import events as te
-from .schema_eventstore import event_fold as tf
+from .schema_eventstore import event_fold as tf, event_names as tn
 
 log = logging.getLogger("meterbase.fold")
 
@@ -86,7 +86,8 @@ def high_water(store, environment: str) -> int:
 
 
 def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int, by_name=None):
-    """Read and accumulate the chunk after ``mark``: ``(partials, distinct, events read, last seq covered)``.
+    """Read and accumulate the chunk after ``mark``: ``(partials, distinct, event names, events read, last seq
+    covered)``.
 
     Meters are looked up once for the environment (``by_name``: already looked up); only the events of
     names some rolled-up meter counts are folded, and only the metadata some meter reads (a key or a
@@ -102,7 +103,19 @@ def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int, by
         partials, distinct = rollups.accumulate(by_name, (
             (seq, cust, name, ts, loads(meta) if name in decode else None) for seq, cust, name, ts, meta in rows))
     last = rows[-1][0] if len(rows) == max_events else min(upto, max(mark, events_repo.latest_seq(conn, environment)))
-    return partials, distinct, len(rows), last
+    return partials, distinct, {row[2] for row in rows}, len(rows), last
+
+
+def _write_chunk(conn, environment: str, chunk, mark: int, now: int) -> int:
+    partials, distinct, names, n, last = chunk
+    if partials or distinct:
+        rollups.write(conn, partials, distinct)
+    if names:
+        conn.execute(dialect.insert(conn, tn).on_conflict_do_nothing(),
+                     [{"environment": environment, "event_name": name} for name in sorted(names)])
+    if last > mark:
+        _set_watermark(conn, environment, last, now)
+    return n
 
 
 def fold_chunk(conn, environment: str, upto: int, now: int, max_events: int = CHUNK) -> int:
@@ -111,12 +124,7 @@ def fold_chunk(conn, environment: str, upto: int, now: int, max_events: int = CH
     mark = _lock_watermark(conn, environment, now)
     if upto <= mark:
         return 0
-    partials, distinct, n, last = read_chunk(conn, environment, mark, upto, max_events)
-    if partials or distinct:
-        rollups.write(conn, partials, distinct)
-    if last > mark:
-        _set_watermark(conn, environment, last, now)
-    return n
+    return _write_chunk(conn, environment, read_chunk(conn, environment, mark, upto, max_events), mark, now)
 
 
 def _claim_path(store) -> str | None:
@@ -145,17 +153,13 @@ def _fold_sqlite(store, environment: str, claim: str, max_events: int) -> int:
         with store.read() as conn:
             mark = watermark(conn, environment)
             by_name = meters_repo.meters_by_event_name(conn, environment)
-            partials, distinct, n, last = read_chunk(conn, environment, mark, 2**62, max_events, by_name)
+            chunk = read_chunk(conn, environment, mark, 2**62, max_events, by_name)
         with store.write() as conn:
             now = store.now()
             if _lock_watermark(conn, environment, now) != mark \
                     or meters_repo.meters_by_event_name(conn, environment) != by_name:
                 return fold_chunk(conn, environment, 2**62, now, max_events)
-            if partials or distinct:
-                rollups.write(conn, partials, distinct)
-            if last > mark:
-                _set_watermark(conn, environment, last, now)
-            return n
+            return _write_chunk(conn, environment, chunk, mark, now)
     finally:
         os.close(fd)  # releases the flock
 
