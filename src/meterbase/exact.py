@@ -43,7 +43,12 @@ def in_quantity_range(d: Decimal) -> bool:
     """True for a finite ``d`` with ``|d| < 10**QUANTITY_INTEGER_DIGITS`` and ≤ ``QUANTITY_SCALE`` places."""
     if not d.is_finite():
         return False
-    return not d or (d.adjusted() < QUANTITY_INTEGER_DIGITS and scale(d) <= QUANTITY_SCALE)
+    if not d:
+        return True
+    if d.adjusted() >= QUANTITY_INTEGER_DIGITS:
+        return False
+    # scale(d) <= -exponent: most values (1532, "0.125") pass without counting trailing zeros
+    return d.as_tuple().exponent >= -QUANTITY_SCALE or scale(d) <= QUANTITY_SCALE
 
 
 def _from_int(units: int, places: int) -> Decimal:

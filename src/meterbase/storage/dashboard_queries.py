@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 
-from . import usage_time_weighted
+from . import dialect, usage_time_weighted
 from .keys_repo import ApiKey
 from .schema import GRAIN_CODES, api_keys, events, meter_rollups, meters
+from .schema_eventstore import event_names as tn
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,17 @@ def customer_event_names(conn, environment: str, customer_id: str) -> list[tuple
 
 
 def event_names(conn, environment: str, limit: int = 500) -> list[str]:
-    q = (
-        select(events.c.event_name)
-        .where(events.c.environment == environment)
-        .group_by(events.c.event_name)
-        .order_by(events.c.event_name)
-        .limit(limit)
-    )
-    return [r[0] for r in conn.execute(q)]
+    """The first ``limit`` event names of ``environment``, sorted: the folded ones from ``event_names`` (kept
+    by the folder), plus the names of the unfolded tail (read through the seq order, not the whole log)."""
+    from .usage import folded_view
+
+    mark = folded_view(conn, environment)
+    folded = conn.execute(select(tn.c.event_name).where(tn.c.environment == environment)
+                          .order_by(tn.c.event_name).limit(limit)).scalars().all()
+    source, cond = dialect.seq_range_from(conn)
+    tail = conn.execute(text(f"SELECT DISTINCT event_name FROM {source} WHERE {cond} AND environment = :env"),
+                        {"after": mark, "env": environment}).scalars().all()
+    return sorted(set(folded) | set(tail))[:limit]
 
 
 def meter_stats(conn, environment: str, start_day: int, end: int | None = None) -> dict[str, MeterStats]:

@@ -13,7 +13,7 @@ from .schema import events as t
 from . import dialect, sequences
 
 __all__ = ["IngestResult", "insert_events", "get_event", "list_events", "count_events", "scan", "scan_by_seq",
-           "scan_tail", "events_after", "latest_seq"]
+           "scan_tail", "events_after", "fold_rows", "latest_seq"]
 
 
 def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> IngestResult:
@@ -247,6 +247,16 @@ def events_after(conn, environment: str, after: int, upto: int, names: list[str]
            f"{' AND '.join(conds)} ORDER BY seq LIMIT :limit")
     rows = conn.execute(text(sql), params)
     return [StoredEvent(seq, eid, cust, name, ts, orjson.loads(meta)) for seq, eid, cust, name, ts, meta in rows]
+
+
+def fold_rows(conn, environment: str, after: int, upto: int, limit: int) -> list[tuple]:
+    """The folder's read: ``(seq, customer_id, event_name, ts, metadata JSON text)`` of the events with
+    ``after < seq <= upto`` in seq order, at most ``limit`` (plain rows: the folder decodes only the
+    metadata its meters read)."""
+    source, cond = dialect.seq_range_from(conn)
+    sql = (f"SELECT seq, customer_id, event_name, ts, metadata FROM {source} WHERE {cond} AND seq <= :upto AND "
+           "environment = :env ORDER BY seq LIMIT :limit")
+    return conn.execute(text(sql), {"after": after, "upto": upto, "env": environment, "limit": limit}).all()
 
 
 def latest_seq(conn, environment: str) -> int:

@@ -102,6 +102,23 @@ def meters_for_events(conn, environment: str, event_names: set[str]) -> dict[str
     return out
 
 
+_OF_ENV = select(t).where(t.c.environment == bindparam("env"))
+
+
+def meters_by_event_name(conn, environment: str) -> dict[str, list[Meter]]:
+    """Every meter of ``environment`` (archived too) keyed by event name: the folder's one lookup per chunk."""
+    out: dict[str, list[Meter]] = {}
+    for row in conn.execute(_OF_ENV, {"env": environment}):
+        key = tuple(row)
+        m = _BY_ROW.get(key)
+        if m is None:
+            if len(_BY_ROW) >= _BY_ROW_MAX:
+                _BY_ROW.clear()
+            m = _BY_ROW[key] = _from_row(row)
+        out.setdefault(m.event_name, []).append(m)
+    return out
+
+
 def set_archived(conn, environment: str, meter_id: str, archived: bool, now_us: int) -> Meter:
     res = conn.execute(
         update(t).where(t.c.environment == environment, t.c.id == meter_id).values(archived=archived, updated_at=now_us)

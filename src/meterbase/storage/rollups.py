@@ -12,7 +12,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from ..events.model import Event
-from ..meters.aggregate import Partial, matches
+from ..meters.aggregate import Partial
 from ..meters.model import Meter
 from ..meters.windows import GRAINS
 from . import aggregation_sql, dialect, events_repo, upsert
@@ -21,20 +21,60 @@ from .schema import GRAIN_CODES, meter_distinct, meter_rollups as r
 Key = tuple[str, int, str, int]  # (meter_id, grain code, customer_id, bucket)
 
 _GRAIN_STEPS = [(GRAIN_CODES[name], step) for name, step in GRAINS.items()]
+_HOUR, _HOUR_US = GRAIN_CODES["hour"], GRAINS["hour"]
+_DAY, _DAY_US = GRAIN_CODES["day"], GRAINS["day"]
+
+
+def _plan(meters_by_name: dict[str, list[Meter]]) -> dict[str, list[tuple]]:
+    """Per event name, its rolled-up meters as ``(meter, id, fold, predicate or None)`` (looked up once per chunk)."""
+    plan: dict[str, list[tuple]] = {}
+    for name, ms in meters_by_name.items():
+        steps = [(m, m.id, m.agg.fold, m.predicate if m.spec.filter else None) for m in ms
+                 if m.agg.rolled_up and m.event_name == name]  # (time_weighted keeps no rollup rows: raw reads)
+        if steps:
+            plan[name] = steps
+    return plan
 
 
 def accumulate(meters_by_name: dict[str, list[Meter]], events) -> tuple[dict[Key, Partial], set[tuple]]:
-    """Fold ``(seq, customer_id, event_name, ts, metadata)`` into partials per rollup key."""
-    partials: dict[Key, Partial] = defaultdict(Partial)
-    distinct: set[tuple] = set()
+    """Fold ``(seq, customer_id, event_name, ts, metadata)`` into partials per rollup key.
+
+    Each matching event folds once, into its hour partial (the registry member's fold: one value
+    parse per event and meter); each day partial is then the merge of that day's hour partials
+    (``Partial.merge``, the algebra the rollups already rely on), so no event is folded twice.
+    A day with a single hour partial shares that object (rows are only read from here on).
+    """
+    plan = _plan(meters_by_name)
+    hours: dict[Key, Partial] = {}
+    get = hours.get
     for seq, customer_id, event_name, ts, metadata in events:
-        for meter in meters_by_name.get(event_name, ()):
-            if not meter.agg.rolled_up or not matches(meter, event_name, metadata):
-                continue  # (time_weighted keeps no rollup rows: its usage reads raw events)
-            for code, step in _GRAIN_STEPS:
-                bucket = ts - ts % step
-                partials[(meter.id, code, customer_id, bucket)].add_event(meter, metadata, ts, seq)
-    if any(m.agg.distinct_values for ms in meters_by_name.values() for m in ms):
+        steps = plan.get(event_name)
+        if steps is None:
+            continue
+        bucket = ts - ts % _HOUR_US
+        for meter, meter_id, fold, predicate in steps:
+            if predicate is not None and not predicate(metadata):
+                continue
+            key = (meter_id, _HOUR, customer_id, bucket)
+            p = get(key)
+            if p is None:
+                p = hours[key] = Partial()
+            p.events += 1
+            fold(p, meter, metadata, ts, seq)
+    partials: dict[Key, Partial] = dict(hours)
+    owned: set[Key] = set()  # day partials built here (the others are still their single hour's object)
+    for (meter_id, _grain, cust, bucket), p in hours.items():
+        key = (meter_id, _DAY, cust, bucket - bucket % _DAY_US)
+        d = partials.get(key)
+        if d is None:
+            partials[key] = p
+            continue
+        if key not in owned:
+            d = partials[key] = Partial().merge(d)
+            owned.add(key)
+        d.merge(p)
+    distinct: set[tuple] = set()
+    if any(m.agg.distinct_values for steps in plan.values() for m, *_ in steps):
         for (meter_id, code, cust, bucket), p in partials.items():
             for value in p.distinct or ():
                 distinct.add((meter_id, code, cust, bucket, value))
@@ -49,31 +89,22 @@ def _upsert_stmt(conn):
     )
 
 
+#: Rollup columns in the order of the rows :func:`write` builds (the key first: rows sort by it).
+COLUMNS = tuple(r.c.keys())
+
+
 def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
     if partials:
         dec = dialect.decimal_param(conn)
-        rows = [
-            {
-                "meter_id": k[0],
-                "grain": k[1],
-                "customer_id": k[2],
-                "bucket": k[3],
-                "events": p.events,
-                "n": p.n,
-                "sum": dec(p.sum),
-                "min": dec(p.min),
-                "max": dec(p.max),
-                "last_ts": p.last_ts,
-                "last_seq": p.last_seq,
-                "last_value": dec(p.last_value),
-                "rejected": p.rejected,
-            }
-            for k, p in sorted(partials.items(), key=lambda kv: kv[0])  # one lock order: no deadlocks
-        ]
-        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows, arrays=True)
+        rows = sorted(  # one lock order: no deadlocks (the key is unique: tuples compare on it alone)
+            (k[0], k[1], k[2], k[3], p.events, p.n, dec(p.sum), dec(p.min), dec(p.max), p.last_ts, p.last_seq,
+             dec(p.last_value), p.rejected)
+            for k, p in partials.items()
+        )
+        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows, arrays=True, columns=COLUMNS)
     if distinct:
-        rows = [{"meter_id": m, "grain": g, "customer_id": c, "bucket": b, "value": v} for m, g, c, b, v in sorted(distinct)]
-        upsert.execute_many(conn, "distinct_insert", lambda: dialect.insert(conn, meter_distinct).on_conflict_do_nothing(), rows)
+        upsert.execute_many(conn, "distinct_insert", lambda: dialect.insert(conn, meter_distinct).on_conflict_do_nothing(),
+                            sorted(distinct), columns=("meter_id", "grain", "customer_id", "bucket", "value"))
 
 
 def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[tuple[int, Event]]) -> None:

@@ -51,22 +51,33 @@ def _unnest_sql(conn, key: str, build) -> tuple[str, list[str]]:
     return cached
 
 
-def execute_many(conn, key: str, build, rows: list[dict], arrays: bool = False):
+def execute_many(conn, key: str, build, rows: list, arrays: bool = False, columns: tuple[str, ...] | None = None):
     """Run ``build()``'s statement once per row through the driver's ``executemany``.
 
     For the hot ingest statements: the SQL is compiled once per backend and cached under ``key``,
     and rows skip SQLAlchemy's per-row bind processing, so values must already be what the driver
-    takes (see ``types.decimal_param``). ``arrays``: on PostgreSQL send the batch as one statement over
+    takes (see ``types.decimal_param``). ``rows`` are dicts, or tuples in the order of ``columns``
+    (no per-row dict at all). ``arrays``: on PostgreSQL send the batch as one statement over
     column arrays (measured on the rollup upsert: 63 -> 45 ms per 2,200 rows). Returns the driver's
     result (its ``rowcount`` is the number of rows the statement changed).
     """
+    index = None if columns is None else {c: i for i, c in enumerate(columns)}
     if arrays and dialect.is_postgresql(conn) and len(rows) > 1:
         sql, names = _unnest_sql(conn, key, build)
-        return conn.exec_driver_sql(sql, {n: [r[n] for r in rows] for n in names})
+        if index is None:
+            return conn.exec_driver_sql(sql, {n: [r[n] for r in rows] for n in names})
+        cols = list(zip(*rows))
+        return conn.exec_driver_sql(sql, {n: list(cols[index[n]]) for n in names})
     cached = _COMPILED.get((conn.dialect.name, key))
     if cached is None:
         compiled = build().compile(dialect=conn.dialect)
         cached = _COMPILED[(conn.dialect.name, key)] = (str(compiled), compiled.positiontup if compiled.positional else None)
     sql, order = cached
-    params = [tuple(r[k] for k in order) for r in rows] if order is not None else rows
+    if index is None:
+        params = [tuple(r[k] for k in order) for r in rows] if order is not None else rows
+    elif order is not None:
+        positions = [index[k] for k in order]
+        params = rows if positions == list(range(len(columns))) else [tuple(r[i] for i in positions) for r in rows]
+    else:
+        params = [dict(zip(columns, r)) for r in rows]
     return conn.exec_driver_sql(sql, params)
