@@ -88,10 +88,15 @@ def meters_for_events(conn, environment: str, event_names: set[str]) -> dict[str
     On every ingest: the statement is built once, and Meter objects are reused while their row is
     unchanged (keyed by the whole row, so any change to a meter makes a new one). Callers only read them.
     """
-    out: dict[str, list[Meter]] = {}
     if not event_names:
-        return out
-    for row in conn.execute(_FOR_EVENTS, {"env": environment, "names": sorted(event_names)}):
+        return {}
+    return _by_event_name(conn.execute(_FOR_EVENTS, {"env": environment, "names": sorted(event_names)}))
+
+
+def _by_event_name(rows) -> dict[str, list[Meter]]:
+    """Meters of ``rows`` keyed by event name, reusing the Meter object of an unchanged row."""
+    out: dict[str, list[Meter]] = {}
+    for row in rows:
         key = tuple(row)
         m = _BY_ROW.get(key)
         if m is None:
@@ -107,16 +112,7 @@ _OF_ENV = select(t).where(t.c.environment == bindparam("env"))
 
 def meters_by_event_name(conn, environment: str) -> dict[str, list[Meter]]:
     """Every meter of ``environment`` (archived too) keyed by event name: the folder's one lookup per chunk."""
-    out: dict[str, list[Meter]] = {}
-    for row in conn.execute(_OF_ENV, {"env": environment}):
-        key = tuple(row)
-        m = _BY_ROW.get(key)
-        if m is None:
-            if len(_BY_ROW) >= _BY_ROW_MAX:
-                _BY_ROW.clear()
-            m = _BY_ROW[key] = _from_row(row)
-        out.setdefault(m.event_name, []).append(m)
-    return out
+    return _by_event_name(conn.execute(_OF_ENV, {"env": environment}))
 
 
 def set_archived(conn, environment: str, meter_id: str, archived: bool, now_us: int) -> Meter:
