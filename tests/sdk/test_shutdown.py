@@ -63,7 +63,10 @@ def run_client(client_script, server, mode: str, customer: str) -> subprocess.Co
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if mode not in ("sigterm", "sigint", "sigkill"):
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a pytest-xdist worker ignores SIGINT, and an ignored signal stays ignored in a child: give the client
+    # the default disposition, as a terminal's program has, so Python turns SIGINT into KeyboardInterrupt
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == f"queued {N}"
     proc.send_signal({"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "sigkill": signal.SIGKILL}[mode])
     proc.wait(60)
