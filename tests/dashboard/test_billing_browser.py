@@ -15,6 +15,7 @@ import pytest
 from meterbase.invoicing import Billing
 from meterbase.storage import open_store
 from support.pg import BACKENDS, backend_database
+from support.browser import logged_in_pages, shoot_both
 from support.server import start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -72,33 +73,13 @@ def billing_server(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def pages(browser, billing_server):
     """A desktop page and a 360 px phone page, both logged in; any JavaScript error fails the test."""
-    out, errors, contexts = {}, [], []
-    for name, viewport in (("desktop", {"width": 1366, "height": 900}), ("phone", {"width": 360, "height": 740})):
-        ctx = browser.new_context(viewport=viewport, base_url=billing_server["url"], timezone_id="UTC")
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        pg.goto("/ui/login")
-        pg.fill("#api_key", billing_server["token"])
-        pg.click("#login-submit")
-        pg.wait_for_url(re.compile(r".*/ui$"))
-        out[name] = pg
-    yield out
-    for ctx in contexts:
-        ctx.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    with logged_in_pages(browser, billing_server["url"], billing_server["token"]) as out:
+        yield out
 
 
-def shoot(pages, billing_server, shots, name: str, path: str) -> None:
+def shoot(pages, server, shots, name: str, path: str) -> None:
     """Screenshot ``path`` at both widths; at 360 px nothing may scroll sideways."""
-    phone = pages["phone"]
-    phone.goto(path)
-    phone.wait_for_function("document.documentElement.dataset.ready === '1'")
-    overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 360 px"
-    phone.screenshot(path=str(shots / f"billing-{billing_server['backend']}-{name}-360.png"), full_page=True)
-    pages["desktop"].screenshot(path=str(shots / f"billing-{billing_server['backend']}-{name}.png"), full_page=True)
+    shoot_both(pages, shots, f"billing-{server['backend']}-{name}", path)
 
 
 def cells(locator) -> list[str]:

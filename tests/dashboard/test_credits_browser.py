@@ -5,7 +5,6 @@ grant (with expiry) and ledger. Screenshots: test-output/dashboard/credits-<back
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +16,7 @@ from meterbase.config import Settings
 from meterbase.storage import open_store
 from support.clock import FakeClock
 from support.pg import BACKENDS, backend_database
+from support.browser import logged_in_pages, shoot_both
 from support.server import start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -41,33 +41,14 @@ def credits_server(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pages(browser, credits_server):
-    out, errors, contexts = {}, [], []
-    for name, viewport in (("desktop", {"width": 1366, "height": 900}), ("phone", {"width": 360, "height": 740})):
-        ctx = browser.new_context(viewport=viewport, base_url=credits_server["url"], timezone_id="UTC")
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        pg.goto("/ui/login")
-        pg.fill("#api_key", credits_server["token"])
-        pg.click("#login-submit")
-        pg.wait_for_url(re.compile(r".*/ui$"))
-        out[name] = pg
-    yield out
-    for ctx in contexts:
-        ctx.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    """A desktop page and a 360 px phone page, both logged in; any JavaScript error fails the test."""
+    with logged_in_pages(browser, credits_server["url"], credits_server["token"]) as out:
+        yield out
 
 
 def shoot(pages, server, shots, name: str, path: str) -> None:
-    """Both widths, screenshotted; at 360 px nothing scrolls sideways."""
-    phone = pages["phone"]
-    phone.goto(path)
-    phone.wait_for_function("document.documentElement.dataset.ready === '1'")
-    overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 360 px"
-    phone.screenshot(path=str(shots / f"credits-{server['backend']}-{name}-360.png"), full_page=True)
-    pages["desktop"].screenshot(path=str(shots / f"credits-{server['backend']}-{name}.png"), full_page=True)
+    """Screenshot ``path`` at both widths; at 360 px nothing may scroll sideways."""
+    shoot_both(pages, shots, f"credits-{server['backend']}-{name}", path)
 
 
 def line(pg, kind: str) -> list[str]:
