@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .common import ENV, median, percentile
+from .common import ENV, median, percentile, run_threads
 
 POLICY = """\
 policy:
@@ -44,7 +44,7 @@ def _threads(svc, customer: str, calls: int, threads: int) -> dict:
     per = max(1, calls // threads)
     refused = [0]
 
-    def worker() -> None:
+    def worker(_t: int) -> None:
         mine, bad = [], 0
         for _ in range(per):
             t0 = time.perf_counter_ns()
@@ -55,13 +55,7 @@ def _threads(svc, customer: str, calls: int, threads: int) -> dict:
             lat.extend(mine)
             refused[0] += bad
 
-    ths = [threading.Thread(target=worker) for _ in range(threads)]
-    t0 = time.perf_counter()
-    for th in ths:
-        th.start()
-    for th in ths:
-        th.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(worker, threads)
     ms = [x / 1e6 for x in lat]
     return {"median": median(ms), "p99": percentile(ms, 99), "ops_s": len(ms) / wall, "refused": refused[0]}
 

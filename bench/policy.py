@@ -13,7 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .common import ENV, NOT_AVAILABLE, Section, cores, fresh_database, median, percentile, start_server, temp_dir
+from .common import (ENV, NOT_AVAILABLE, Section, cores, fresh_database, median, percentile, run_threads, start_server,
+                     temp_dir)
 from .credits import deduction_rows
 
 TARGET_INPROC_US = 20.0
@@ -113,13 +114,7 @@ def _inproc(svc, op: str, customers: list[str], calls: int, threads: int) -> dic
         with lock:
             lat.extend(mine)
 
-    ths = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    t0 = time.perf_counter()
-    for th in ths:
-        th.start()
-    for th in ths:
-        th.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(worker, threads)
     us = [x / 1e3 for x in lat]
     return {"median_us": median(us), "p99_us": percentile(us, 99), "ops_s": len(us) / wall, "n": len(us)}
 
