@@ -25,8 +25,9 @@ class Settings:
     #: ``auth_failure_burst`` refilled at ``auth_failure_rps``; past it, 429 before any key lookup.
     auth_failure_rps: float = 1.0
     auth_failure_burst: int = 30
-    #: Seconds between the folder's rounds (events -> rollups, ``storage.fold``) in a serving process;
-    #: 0 runs no folder here (another process, or ``meterbase events fold``, must then fold).
+    #: Seconds between the folder's rounds (events -> rollups, ``storage.fold``): ``meterbase serve`` runs
+    #: them in its folder process (``storage.fold_process``), an app built by ``create_app`` in a thread;
+    #: 0 runs no folder (another process, or ``meterbase events fold``, must then fold).
     fold_interval: float = 0.5
     #: Largest usage answer, in cells (rows × windows; a row per customer or metadata group): above it
     #: a usage query is refused (422 usage_too_large) before it runs. 0 disables the bound.

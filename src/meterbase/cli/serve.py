@@ -1,6 +1,8 @@
 """``meterbase serve``: run the HTTP API (and dashboard) with uvicorn.
 
-Slow clients are bounded (``api.http_server``): headers within ``--header-timeout`` (``MB_HEADER_TIMEOUT``,
+Beside the workers runs one folder process (``storage.fold_process``: events -> rollups every
+``MB_FOLD_INTERVAL`` seconds, default 0.5; ``0`` runs none, leaving folding to ``meterbase events fold``);
+the workers themselves then fold nothing. Slow clients are bounded (``api.http_server``): headers within ``--header-timeout`` (``MB_HEADER_TIMEOUT``,
 10 s), idle kept-alive connections closed after 5 s, the body within ``MB_BODY_READ_TIMEOUT`` (30 s).
 """
 
@@ -38,7 +40,24 @@ def serve(
     if header_timeout is not None:
         os.environ["MB_HEADER_TIMEOUT"] = str(header_timeout)  # read by every worker's protocol
     get_store().close()  # applies the schema once, before workers start
+    folder = _start_folder()
     console.print(f"meterbase on http://{host}:{port}  (dashboard: /ui, API docs: /docs; database "
                   f"{os.environ['MB_DATABASE_URL']})", soft_wrap=True)
-    uvicorn.run("meterbase.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False, **uvicorn_settings())
+    try:
+        uvicorn.run("meterbase.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, access_log=False, **uvicorn_settings())
+    finally:
+        if folder is not None:
+            folder.stop()
+
+
+def _start_folder():
+    """The server's one folder process (None when ``MB_FOLD_INTERVAL`` is 0); the workers fold nothing."""
+    from ..config import Settings
+    from ..storage.fold_process import FolderProcess
+
+    interval = Settings.from_env().fold_interval
+    os.environ["MB_FOLD_INTERVAL"] = "0"  # read by every worker's Settings: no folder thread there
+    if interval <= 0:
+        return None
+    return FolderProcess(os.environ["MB_DATABASE_URL"], interval).start()

@@ -3,7 +3,8 @@ PostgreSQL via SQLAlchemy Core.
 
 :class:`Store` (``store``) owns the engines and transactions; ``schema`` and ``schema_<domain>`` the
 tables, ``migrations/`` their Alembic history (``migrate`` applies it); ingest and rollups (``events_repo``,
-``rollups``), usage queries (``usage``, ``usage_batch``); one repository module per domain (``meters_repo``,
+``rollups``, the folder ``fold`` and its server process ``fold_process``), usage queries (``usage``,
+``usage_batch``); one repository module per domain (``meters_repo``,
 ``billing_*``, ``policy_*``, ``credits_repo``, ``wallets_repo``, ``sessions_repo``, ``keys_repo``, ``audit``,
 ``outbox``, ``webhooks_repo``, ``dashboard_queries``); and the machinery that makes writes safe on both
 backends (``engine``, ``types``, ``locks``, ``retry``, ``writer_lock``, ``group_commit``, ``sequences``,

@@ -1,0 +1,127 @@
+"""The folder as a process of its own: what ``meterbase serve`` runs beside its HTTP workers.
+
+A folder thread inside a request-serving process shares that process's GIL with the ingest writer:
+while the folder accumulates a chunk in Python, the thread holding the database write lock for an
+ingest gets the GIL back only between rows, and every other writer waits on the lock meanwhile
+(measured on SQLite: 8.2k events/s over HTTP with the folder as a worker thread, 10.2k with it in a
+process of its own, the same fold work done). So a server runs one :class:`FolderProcess`: a
+spawned interpreter that only folds (:func:`run`), restarted when it dies, stopped with the server.
+
+On SQLite the same process also checkpoints the write-ahead log (:func:`checkpoint`), a PASSIVE
+checkpoint that never takes the write lock, so ingest commits rarely have to checkpoint themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import threading
+
+from . import dialect
+
+log = logging.getLogger("meterbase.fold")
+
+#: Seconds the supervisor waits before restarting a folder process that died (doubling up to a minute).
+RESTART_DELAY = 1.0
+#: WAL pages above which the folder process runs a passive checkpoint after its round (SQLite).
+CHECKPOINT_PAGES = 4_096
+
+
+def checkpoint(store) -> tuple[int, int] | None:
+    """A PASSIVE WAL checkpoint (SQLite): copies committed pages back to the database without the write
+    lock. Returns ``(WAL frames, frames checkpointed)``, or None on PostgreSQL."""
+    if dialect.is_postgresql(store.write_engine):
+        return None
+    raw = store.read_engine.raw_connection()  # outside any transaction (the driver is in autocommit mode)
+    try:
+        _busy, frames, done = raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        raw.close()
+    return frames, done
+
+
+def run(url: str, interval: float, stop: threading.Event | None = None, parent: int | None = None) -> None:
+    """Fold (and on SQLite checkpoint) every ``interval`` seconds until SIGTERM, ``stop``, or the process
+    ``parent`` (the server that started us) is gone."""
+    from . import fold
+    from .store import Store
+
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the supervisor's stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
+    store = Store(url)
+    frames = CHECKPOINT_PAGES
+    try:
+        # a server killed outright leaves no orphan folding (its pid was passed: it may be gone before we start)
+        while not stop.is_set() and (parent is None or os.getppid() == parent):
+            n = 0
+            try:
+                n = fold.fold(store)
+                if frames >= CHECKPOINT_PAGES or n == 0:
+                    found = checkpoint(store)
+                    frames = found[0] - found[1] if found else 0
+                else:
+                    frames += n  # about a WAL page per event ingested
+            except Exception:  # noqa: BLE001 - a failed round is retried; reads stay exact meanwhile
+                log.exception("fold round failed")
+            if n < fold.CHUNK:
+                stop.wait(interval)
+    finally:
+        store.close()
+
+
+class FolderProcess:
+    """Runs :func:`run` in a spawned process and restarts it if it exits before :meth:`stop`."""
+
+    def __init__(self, url: str, interval: float):
+        self.url = url
+        self.interval = interval
+        self._ctx = mp.get_context("spawn")  # a fresh interpreter: no threads or connections inherited
+        self._proc = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.restarts = 0
+
+    def _spawn(self) -> None:
+        self._proc = self._ctx.Process(target=run, args=(self.url, self.interval, None, os.getpid()),
+                                       name="meterbase-folder", daemon=True)
+        self._proc.start()
+
+    def start(self) -> "FolderProcess":
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="meterbase-folder-watch", daemon=True)
+        self._watcher.start()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def _watch(self) -> None:
+        delay = RESTART_DELAY
+        while not self._stopping.is_set():
+            proc = self._proc
+            proc.join(timeout=0.5)
+            if proc.is_alive() or self._stopping.is_set():
+                continue
+            log.error("folder process %s exited with %s; restarting in %.0f s", proc.pid, proc.exitcode, delay)
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, 60.0)
+            self.restarts += 1
+            self._spawn()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.is_alive():
+            proc.terminate()  # SIGTERM: the round in progress finishes or rolls back whole
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
