@@ -123,16 +123,16 @@ def test_fold_twice_adds_nothing(store):
 def test_a_fold_that_dies_mid_transaction_changes_nothing(store, monkeypatch):
     meter = _count_meter(store)
     store.ingest(ENV, _batch("a", 25))
-    real_write = rollups.write
+    real_write = rollups.write_rows
 
-    def crash(conn, partials, distinct):
-        real_write(conn, partials, distinct)  # the rollups are written ...
+    def crash(conn, rows):
+        real_write(conn, rows)  # the rollups are written ...
         raise RuntimeError("power cut")  # ... and the process dies before the watermark commits
 
-    monkeypatch.setattr(rollups, "write", crash)
+    monkeypatch.setattr(rollups, "write_rows", crash)
     with pytest.raises(RuntimeError):
         folding.fold(store, ENV)
-    monkeypatch.setattr(rollups, "write", real_write)
+    monkeypatch.setattr(rollups, "write_rows", real_write)
     assert _rollup_rows(store) == []
     with store.read() as conn:
         assert store.events.watermark(conn, ENV) == 0

@@ -93,18 +93,31 @@ def _upsert_stmt(conn):
 COLUMNS = tuple(r.c.keys())
 
 
-def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
-    if partials:
-        dec = dialect.decimal_param(conn)
-        rows = sorted(  # one lock order: no deadlocks (the key is unique: tuples compare on it alone)
-            (k[0], k[1], k[2], k[3], p.events, p.n, dec(p.sum), dec(p.min), dec(p.max), p.last_ts, p.last_seq,
-             dec(p.last_value), p.rejected)
-            for k, p in partials.items()
-        )
-        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows, arrays=True, columns=COLUMNS)
-    if distinct:
+def rows(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """The driver rows :func:`write_rows` writes (rollup rows in :data:`COLUMNS` order, distinct rows), sorted
+    by key: one lock order, no deadlocks. Pure Python: the SQLite folder builds them before the write lock."""
+    dec = dialect.decimal_param(conn)
+    out = sorted(  # the key is unique: tuples compare on it alone
+        (k[0], k[1], k[2], k[3], p.events, p.n, dec(p.sum), dec(p.min), dec(p.max), p.last_ts, p.last_seq,
+         dec(p.last_value), p.rejected)
+        for k, p in partials.items()
+    )
+    return out, sorted(distinct)
+
+
+def write_rows(conn, rows: tuple[list[tuple], list[tuple]]) -> None:
+    """Upsert the rows of :func:`rows` (merged into the stored partials) and insert the distinct values."""
+    rollup_rows, distinct_rows = rows
+    if rollup_rows:
+        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rollup_rows, arrays=True,
+                            columns=COLUMNS)
+    if distinct_rows:
         upsert.execute_many(conn, "distinct_insert", lambda: dialect.insert(conn, meter_distinct).on_conflict_do_nothing(),
-                            sorted(distinct), columns=("meter_id", "grain", "customer_id", "bucket", "value"))
+                            distinct_rows, columns=("meter_id", "grain", "customer_id", "bucket", "value"))
+
+
+def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
+    write_rows(conn, rows(conn, partials, distinct))
 
 
 def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[tuple[int, Event]]) -> None:
