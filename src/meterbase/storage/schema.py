@@ -88,6 +88,7 @@ meter_rollups = Table(
     Column("rejected", BigInteger, nullable=False),
     PrimaryKeyConstraint("meter_id", "grain", "customer_id", "bucket", name="pk_meter_rollups"),
     Index("ix_meter_rollups_meter_grain_bucket", "meter_id", "grain", "bucket"),
+    sqlite_with_rowid=False,  # stored in its primary key: an upsert writes 2 B-trees, not 3 (migration 1202)
 )
 
 meter_distinct = Table(
@@ -100,6 +101,7 @@ meter_distinct = Table(
     Column("value", String(4096), nullable=False),
     PrimaryKeyConstraint("meter_id", "grain", "customer_id", "bucket", "value", name="pk_meter_distinct"),
     Index("ix_meter_distinct_meter_grain_bucket", "meter_id", "grain", "bucket"),
+    sqlite_with_rowid=False,  # rows are their primary key: one B-tree for both (migration 1202)
 )
 
 api_keys = Table(
