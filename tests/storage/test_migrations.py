@@ -54,18 +54,24 @@ def _schema_diffs(engine) -> list:
         return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
 
 
-def test_migrated_schema_is_the_declared_schema(store):
-    """The migrations build exactly the tables, columns, types and indexes ``schema.py`` declares; on
-    SQLite the tables declared ``WITHOUT ROWID`` (``sqlite_with_rowid=False``) are so (not compared above)."""
+def test_migrated_schema_is_the_declared_schema(backend, tmp_path, request):
+    """The migrations build exactly the tables, columns, types and indexes ``schema.py`` declares (in an
+    empty database: other tests share the run's one); on SQLite the tables declared ``WITHOUT ROWID``
+    (``sqlite_with_rowid=False``) are so (not compared above)."""
     from meterbase.storage.schema import metadata
 
-    assert _schema_diffs(store.write_engine) == []
-    if store.write_engine.dialect.name == "sqlite":
-        with store.read() as conn:
-            sql = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all())
-        declared = {t.name for t in metadata.tables.values() if t.dialect_options["sqlite"]["with_rowid"] is False}
-        assert declared >= {"meter_rollups", "meter_distinct"}
-        assert {name for name, text in sql.items() if text.rstrip().endswith("WITHOUT ROWID")} == declared
+    url = f"sqlite:///{tmp_path}/m.db" if backend == "sqlite" else request.getfixturevalue("empty_pg_url")
+    store = open_store(url, migrate_schema=True)
+    try:
+        assert _schema_diffs(store.write_engine) == []
+        if backend == "sqlite":
+            with store.read() as conn:
+                sql = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all())
+            declared = {t.name for t in metadata.tables.values() if t.dialect_options["sqlite"]["with_rowid"] is False}
+            assert declared >= {"meter_rollups", "meter_distinct"}
+            assert {name for name, text in sql.items() if text.rstrip().endswith("WITHOUT ROWID")} == declared
+    finally:
+        store.close()
 
 
 def test_1202_rebuilds_the_rollup_tables_without_rowid_keeping_their_rows(tmp_path):

@@ -111,7 +111,7 @@ def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int, by
             (seq, cust, name, ts, loads(meta) if name in decode else None) for seq, cust, name, ts, meta in rows))
     last = rows[-1][0] if len(rows) == max_events else min(upto, max(mark, events_repo.latest_seq(conn, environment)))
     names = [{"environment": environment, "event_name": name} for name in sorted({row[2] for row in rows})]
-    return rollups.rows(conn, partials, distinct) if partials or distinct else None, names, len(rows), last
+    return rollups.rows(conn, by_name, partials, distinct) if partials or distinct else None, names, len(rows), last
 
 
 def _write_chunk(conn, environment: str, chunk, mark: int, now: int) -> int:
