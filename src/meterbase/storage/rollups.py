@@ -7,7 +7,8 @@ so its cost follows the buckets asked for and the tail, not the number of events
 
 from __future__ import annotations
 
-from operator import attrgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 
 from sqlalchemy import bindparam, select
 
@@ -95,24 +96,6 @@ def _upsert_stmt(conn, columns: tuple[str, ...]):
     return ins.on_conflict_do_update(index_elements=list(KEY), set_=aggregation_sql.upsert_set(r, ins.excluded, columns))
 
 
-def _row_builder(columns: tuple[str, ...], dec):
-    """``(key, partial) -> key + the partial's values of columns`` (decimals as the driver takes them)."""
-    get = attrgetter(*columns)
-    decimals = [i for i, c in enumerate(columns) if c in _DECIMALS]
-    if len(columns) == 1:
-        return (lambda k, p: (*k, dec(get(p)))) if decimals else (lambda k, p: (*k, get(p)))
-    if not decimals:
-        return lambda k, p: k + get(p)
-
-    def build(k, p):
-        values = list(get(p))
-        for i in decimals:
-            values[i] = dec(values[i])
-        return (*k, *values)
-
-    return build
-
-
 #: ``(rollup rows per column set, distinct rows)``: what :func:`rows` builds and :func:`write_rows` writes.
 Rows = tuple[list[tuple[tuple[str, ...], list[tuple]]], list[tuple]]
 
@@ -126,14 +109,16 @@ def rows(conn, meters_by_name: dict[str, list[Meter]], partials: dict[Key, Parti
     for ms in meters_by_name.values():
         for m in ms:
             sets[m.id] = tuple(sorted(aggregation_sql.member_columns(m.agg), key=order.__getitem__))
-    groups: dict[tuple[str, ...], list] = {}
-    for k, p in partials.items():
-        groups.setdefault(sets[k[0]], []).append((k, p))
+    groups: dict[tuple[str, ...], list[Key]] = {}
+    for meter_id, keys in groupby(sorted(partials), itemgetter(0)):  # a meter's keys are one sorted run
+        groups.setdefault(sets[meter_id], []).extend(keys)
     dec = dialect.decimal_param(conn)
     out = []
     for columns in sorted(groups):
-        build = _row_builder(columns, dec)
-        out.append((columns, sorted(build(k, p) for k, p in groups[columns])))  # unique keys: compared on them alone
+        keys = groups[columns]
+        ps = list(map(partials.__getitem__, keys))
+        values = [map(dec, map(attrgetter(c), ps)) if c in _DECIMALS else map(attrgetter(c), ps) for c in columns]
+        out.append((columns, list(map(tuple.__add__, keys, zip(*values)))))  # column by column, no per-row Python
     return out, sorted(distinct)
 
 
