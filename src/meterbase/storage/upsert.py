@@ -43,7 +43,7 @@ def _unnest_sql(conn, key: str, build) -> tuple[str, list[str]]:
             for value in m.group(1).split(", "):
                 param = _PARAM.fullmatch(value)
                 if param is None:
-                    if "(" in value or "'" in value or "%" in value:  # not a plain constant: leave it alone
+                    if "(" in value or "'" in value or "%" in value:  # not a plain constant (NULL, -1): refuse
                         raise ValueError(f"cannot rewrite {key!r} over arrays: {value!r}")
                     select.append(value)
                     continue
