@@ -6,7 +6,8 @@ validation, events insert, the rest of the transaction (commit included), and on
 batch appended to the write-ahead log (checkpoints off while measuring). The same bodies first go
 through the storage floor (``bench.floor``) in the same run: the ratio meterbase/floor is the figure
 issue 15 asks for. Then the folder catches up (``Store.fold``, off the ack path): its time per batch
-is reported apart, split into rollup folding and rollup writes. WAL bytes do not depend on machine load,
+is reported apart, split into rollup folding, building the rollup rows and the rollup writes, with the time
+the fold held the write lock (SQLite: every ingest waits for it, so it caps HTTP ingest throughput). WAL bytes do not depend on machine load,
 so they show the write amplification behind the ingest figures: every event lands at a random
 position of several B-tree indexes, and each touched 4 KiB page is written whole.
 """
@@ -17,6 +18,7 @@ import argparse
 import os
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import orjson
 from sqlalchemy import event as sa_event
@@ -26,7 +28,9 @@ from .common import ENV, fresh_database, temp_dir
 from .data import METERS, HttpBodyFactory
 
 PHASES = ("parse + validate", "events insert", "rest of transaction (commit)")
-FOLD_PHASES = ("rollup fold", "rollup write", "rest of fold")
+FOLD_PHASES = ("rollup fold", "rollup rows", "rollup write", "rest of fold")
+#: Time inside the fold's write transactions (begin to commit), part of the phases above.
+HELD = "fold write-lock held"
 
 
 def _timed(module, name: str, phase: str, acc: Counter) -> None:
@@ -70,7 +74,8 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
     acc: Counter = Counter()
     _timed(events_repo, "insert_events", "events insert", acc)
     _timed(rollups, "accumulate", "rollup fold", acc)
-    _timed(rollups, "write", "rollup write", acc)
+    _timed(rollups, "rows", "rollup rows", acc)
+    _timed(rollups, "write_rows", "rollup write", acc)
     factory = HttpBodyFactory("phase", seed=11)
     bodies = [factory.body()[0] for _ in range(batches)]
     with temp_dir() as tmp, fresh_database(backend, tmp) as url:
@@ -94,12 +99,25 @@ def measure(backend: str = "sqlite", batches: int = 50, meters: bool = True) -> 
             eps = batches * 1000 / (acc["parse + validate"] + total)
             floor_eps = batches * 1000 / floor_s
             wal_bytes = _wal_bytes(store, factory, 5) if backend == "sqlite" else None
+            real_write = store.write
+
+            @contextmanager
+            def held_write():
+                t = time.perf_counter()
+                with real_write() as conn:
+                    yield conn
+                acc[HELD] += time.perf_counter() - t  # commit included
+
+            store.write = held_write  # the folder's write transactions (SQLite: the write lock held)
             t0 = time.perf_counter()
-            store.fold()
-            acc["rest of fold"] = time.perf_counter() - t0 - acc["rollup fold"] - acc["rollup write"]
+            try:
+                store.fold()
+            finally:
+                del store.write
+            acc["rest of fold"] = time.perf_counter() - t0 - sum(acc[p] for p in FOLD_PHASES[:-1])
             out = {"backend": backend, "batches": batches, "ms per batch": {p: 1e3 * acc[p] / batches for p in PHASES},
                    "fold ms per batch": {p: 1e3 * acc[p] / (batches + (5 if wal_bytes is not None else 0))
-                                         for p in FOLD_PHASES},
+                                         for p in FOLD_PHASES + (HELD,)},
                    "floor events/s": floor_eps, "meterbase events/s": eps, "ratio": eps / floor_eps}
             if wal_bytes is not None:
                 out["WAL bytes per event"] = wal_bytes
@@ -126,7 +144,12 @@ def main(argv=None) -> None:
     print(f"  {'total':<30} {sum(r['ms per batch'].values()):7.1f} ms per 1000 events")
     print("  folder, off the ack path:")
     for phase, ms in r["fold ms per batch"].items():
-        print(f"    {phase:<28} {ms:7.1f} ms")
+        if phase == HELD and r["backend"] == "sqlite":
+            print(f"    {'of which the write lock held':<28} {ms:7.1f} ms  (every ingest waits for it)")
+        elif phase == HELD:
+            print(f"    {'of which in the fold lock':<28} {ms:7.1f} ms  (usage reads wait for it)")
+        else:
+            print(f"    {phase:<28} {ms:7.1f} ms")
     print(f"  floor {r['floor events/s']:,.0f} events/s, meterbase {r['meterbase events/s']:,.0f} events/s: "
           f"ratio {r['ratio']:.2f}")
     if "WAL bytes per event" in r:

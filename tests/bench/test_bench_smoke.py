@@ -64,10 +64,11 @@ def test_ingest_phases_accounts_for_the_batch():
     floor is measured beside meterbase with the same bodies."""
     with_meters, events_only = _phases(), _phases("--no-meters")
     for r in (with_meters, events_only):
-        assert len(r["ms per batch"]) == 3 and len(r["fold ms per batch"]) == 3
+        assert len(r["ms per batch"]) == 3 and len(r["fold ms per batch"]) == 5
         assert all(_number(v) and v >= 0 for v in r["ms per batch"].values())
         assert _number(r["floor events/s"]) and _number(r["meterbase events/s"]) and r["ratio"] > 0
         assert r["WAL bytes per event"] > 0
     assert events_only["fold ms per batch"]["rollup write"] == 0
     assert with_meters["fold ms per batch"]["rollup write"] > 0
+    assert with_meters["fold ms per batch"]["fold write-lock held"] > 0  # the SQLite folder's write transactions
     assert abs(events_only["WAL bytes per event"] - with_meters["WAL bytes per event"]) < 0.2 * events_only["WAL bytes per event"]

@@ -85,6 +85,20 @@ def test_rollup_sql_merges_every_column_a_rolled_up_member_reads():
     assert set(cols) <= set(meter_rollups.c.keys())
 
 
+def test_each_member_upserts_the_columns_it_reads():
+    """A member's rollup rows merge what it reads and what that merge SQL reads (``excluded.n``, the
+    ``(last_ts, last_seq)`` order); every other column holds an empty partial's value (a constant)."""
+    for a in aggregations.REGISTRY.values():
+        if not a.rolled_up:
+            continue
+        cols = aggregation_sql.member_columns(a)
+        assert set(a.columns) <= set(cols) <= set(aggregation_sql.COLUMN_MERGE), a.name
+        for col in cols:
+            assert set(aggregation_sql.MERGE_READS.get(col, ())) <= set(cols), (a.name, col)
+    for col in aggregation_sql.COLUMN_MERGE:
+        assert hasattr(Partial(), col) and aggregation_sql.neutral(col) is not None
+
+
 def test_credits_and_dashboard_read_the_registry():
     assert set(ADDITIVE) == {a.name for a in aggregations.REGISTRY.values() if a.additive} >= {"count", "sum"}
     assert set(COMBINED) == set(NAMES)

@@ -123,16 +123,16 @@ def test_fold_twice_adds_nothing(store):
 def test_a_fold_that_dies_mid_transaction_changes_nothing(store, monkeypatch):
     meter = _count_meter(store)
     store.ingest(ENV, _batch("a", 25))
-    real_write = rollups.write
+    real_write = rollups.write_rows
 
-    def crash(conn, partials, distinct):
-        real_write(conn, partials, distinct)  # the rollups are written ...
+    def crash(conn, rows):
+        real_write(conn, rows)  # the rollups are written ...
         raise RuntimeError("power cut")  # ... and the process dies before the watermark commits
 
-    monkeypatch.setattr(rollups, "write", crash)
+    monkeypatch.setattr(rollups, "write_rows", crash)
     with pytest.raises(RuntimeError):
         folding.fold(store, ENV)
-    monkeypatch.setattr(rollups, "write", real_write)
+    monkeypatch.setattr(rollups, "write_rows", real_write)
     assert _rollup_rows(store) == []
     with store.read() as conn:
         assert store.events.watermark(conn, ENV) == 0
@@ -238,3 +238,25 @@ def test_a_chunk_folded_by_another_folder_meanwhile_is_not_added_twice(store, mo
     assert done == [15]
     assert _meter_rollup_events(store, meter) == 15
     assert _day_count(store, meter) == 15
+
+
+def test_each_meter_merges_the_columns_its_member_reads(store):
+    """Folded in two chunks (the second merges into the first's rows), each member's columns are exact and
+    the columns it does not read keep an empty partial's value."""
+    body = {"event_name": "api_call", "aggregation": {"key": "k"}}
+    meters = {agg: store.create_meter(ENV, {**body, "name": agg, "aggregation": {"type": agg, "key": "k"}})
+              for agg in ("sum", "max", "last")}
+    count = _count_meter(store)
+    for prefix, k in (("a", 2), ("b", 5)):
+        store.ingest(ENV, [{**e, "metadata": {"k": k + i}} for i, e in enumerate(_batch(prefix, 3))])
+        store.fold()
+    with store.read() as conn:
+        rows = {row.meter_id: row for row in conn.execute(select(meter_rollups).where(meter_rollups.c.grain == 1))}
+    dec = lambda v: None if v is None else str(v)  # noqa: E731 - NUMERIC on PostgreSQL, text on SQLite
+    got = {agg: (rows[m.id].events, rows[m.id].n, dec(rows[m.id].sum), dec(rows[m.id].min), dec(rows[m.id].max),
+                 dec(rows[m.id].last_value)) for agg, m in meters.items()}
+    assert got == {"sum": (6, 6, "27", None, None, None), "max": (6, 6, "0", None, "7", None),
+                   "last": (6, 6, "0", None, None, "7")}
+    assert (rows[count.id].events, rows[count.id].n, dec(rows[count.id].sum)) == (6, 0, "0")
+    assert rows[meters["sum"].id].last_ts == -1 and rows[meters["last"].id].last_ts > 0
+    assert store.meter_total(ENV, meters["max"].id, "c1", BASE - HOUR, BASE + 4 * HOUR).max == 7

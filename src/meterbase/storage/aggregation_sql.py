@@ -2,15 +2,22 @@
 
 The registry (``meters.aggregations``) says which rollup columns each aggregation reads; this module
 holds the SQL (dialect-aware through ``storage.types``) that merges each column, so the rollup upsert
-is derived from the registry: :func:`upsert_set` merges exactly the columns some rolled-up member
-needs. ``tests/meters/test_registry.py`` checks every column a member names has its merge SQL here.
+is derived from the registry: one upsert per member's column set (:func:`member_columns`), which
+inserts and merges exactly the columns that member reads (:func:`upsert_set`) and gives the others an
+empty partial's value (:func:`neutral`): a ``sum`` row runs one exact-decimal merge, not three (on
+SQLite each is a Python call per row, under the write lock). Every reader (``rollups.read``,
+``usage_batch``, the dashboard's SQL) reads only ``events``/``rejected`` and what the member's ``read``
+uses, so a column its member does not read is never looked at; as an empty partial's value it merges
+as a no-op in ``Partial.merge`` too. ``tests/meters/test_registry.py`` checks every column a member
+names has its merge SQL here.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, literal_column, tuple_
+from sqlalchemy import case, literal_column, null, tuple_
 
-from ..meters.aggregations import REGISTRY
+from ..meters.aggregate import Partial
+from ..meters.aggregations import REGISTRY, Aggregation
 from .types import dec_add, dec_max, dec_min
 
 
@@ -51,6 +58,12 @@ COLUMN_MERGE = {
 }
 
 
+#: Columns a column's merge SQL reads besides its own (``excluded.n``, the ``(last_ts, last_seq)`` order):
+#: an upsert merging the column carries them too.
+MERGE_READS = {"sum": ("n",), "min": ("n",), "max": ("n",),
+               "last_value": ("last_ts", "last_seq"), "last_seq": ("last_ts",), "last_ts": ("last_seq",)}
+
+
 def rollup_columns() -> list[str]:
     """Every rollup column some rolled-up registry member reads, in a stable order."""
     cols: dict[str, None] = {}
@@ -60,6 +73,23 @@ def rollup_columns() -> list[str]:
     return [c for c in COLUMN_MERGE if c in cols] + sorted(c for c in cols if c not in COLUMN_MERGE)
 
 
-def upsert_set(r, excluded) -> dict:
-    """``on_conflict_do_update(set_=…)`` of the rollup upsert, derived from the registry."""
-    return {col: COLUMN_MERGE[col](r, excluded, col) for col in rollup_columns()}
+def member_columns(member: Aggregation) -> tuple[str, ...]:
+    """The rollup columns ``member``'s rows insert and merge (the key aside), in the stable order: the ones it
+    reads and the ones their merge SQL reads."""
+    cols = set(member.columns)
+    for col in member.columns:
+        cols.update(MERGE_READS.get(col, ()))
+    return tuple(c for c in COLUMN_MERGE if c in cols)
+
+
+def upsert_set(r, excluded, columns=None) -> dict:
+    """``on_conflict_do_update(set_=…)`` of the rollup upsert merging ``columns`` (default: every column some
+    rolled-up member reads)."""
+    return {col: COLUMN_MERGE[col](r, excluded, col) for col in (rollup_columns() if columns is None else columns)}
+
+
+def neutral(col: str):
+    """What rollup column ``col`` holds in the rows of a member that does not read it: an empty partial's
+    value, as a constant of the statement (nothing bound per row, nothing merged)."""
+    value = getattr(Partial(), col)
+    return null() if value is None else literal_column(str(value))

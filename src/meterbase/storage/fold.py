@@ -13,9 +13,10 @@ Ingest writes only events (the durable log). Folding one chunk of an environment
    order), add the chunk's event names to ``event_names``, and set the watermark to the last seq read,
    or to the high water when the chunk ran dry.
 
-On SQLite (one writer for everything, ingest included) steps 2-3's reading and accumulating happen in a
-read snapshot before the write transaction, which then only checks the watermark and the meters are
-unchanged and writes (:func:`_fold_sqlite`): the write lock is held for the upserts alone.
+On SQLite (one writer for everything, ingest included) steps 2-3's reading and accumulating, down to the
+sorted driver rows of the upserts, happen in a read snapshot before the write transaction, which then
+only checks the watermark and the meters are unchanged and runs the statements (:func:`_fold_sqlite`):
+the write lock is held for the upserts alone.
 
 So the rollups always hold exactly the events with ``seq <= watermark``; a crash rolls the chunk back
 whole and folding again adds nothing twice. Usage reads (``storage.usage``) add the raw events after
@@ -91,8 +92,9 @@ def high_water(store, environment: str) -> int:
 
 
 def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int, by_name=None):
-    """Read and accumulate the chunk after ``mark``: ``(partials, distinct, event names, events read, last seq
-    covered)``.
+    """Read and accumulate the chunk after ``mark``: ``(rollup rows, event names, events read, last seq
+    covered)``, everything ready for :func:`_write_chunk` (the sorted rows of ``rollups.rows``, or ``None``
+    when the chunk has nothing to roll up).
 
     Meters are looked up once for the environment (``by_name``: already looked up); only the events of
     names some rolled-up meter counts are folded, and only the metadata some meter reads (a key or a
@@ -108,16 +110,17 @@ def read_chunk(conn, environment: str, mark: int, upto: int, max_events: int, by
         partials, distinct = rollups.accumulate(by_name, (
             (seq, cust, name, ts, loads(meta) if name in decode else None) for seq, cust, name, ts, meta in rows))
     last = rows[-1][0] if len(rows) == max_events else min(upto, max(mark, events_repo.latest_seq(conn, environment)))
-    return partials, distinct, {row[2] for row in rows}, len(rows), last
+    names = [{"environment": environment, "event_name": name} for name in sorted({row[2] for row in rows})]
+    return rollups.rows(conn, by_name, partials, distinct) if partials or distinct else None, names, len(rows), last
 
 
 def _write_chunk(conn, environment: str, chunk, mark: int, now: int) -> int:
-    partials, distinct, names, n, last = chunk
-    if partials or distinct:
-        rollups.write(conn, partials, distinct)
+    """Write a chunk of :func:`read_chunk` and move the watermark: statements only (no Python folding)."""
+    rollup_rows, names, n, last = chunk
+    if rollup_rows is not None:
+        rollups.write_rows(conn, rollup_rows)
     if names:
-        conn.execute(dialect.insert(conn, tn).on_conflict_do_nothing(),
-                     [{"environment": environment, "event_name": name} for name in sorted(names)])
+        conn.execute(dialect.insert(conn, tn).on_conflict_do_nothing(), names)
     if last > mark:
         _set_watermark(conn, environment, last, now)
     return n

@@ -7,9 +7,10 @@ so its cost follows the buckets asked for and the tail, not the number of events
 
 from __future__ import annotations
 
-from collections import defaultdict
+from itertools import groupby
+from operator import attrgetter, itemgetter
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..events.model import Event
 from ..meters.aggregate import Partial
@@ -17,6 +18,7 @@ from ..meters.model import Meter
 from ..meters.windows import GRAINS
 from . import aggregation_sql, dialect, events_repo, upsert
 from .schema import GRAIN_CODES, meter_distinct, meter_rollups as r
+from .types import ExactDecimal
 
 Key = tuple[str, int, str, int]  # (meter_id, grain code, customer_id, bucket)
 
@@ -81,30 +83,60 @@ def accumulate(meters_by_name: dict[str, list[Meter]], events) -> tuple[dict[Key
     return partials, distinct
 
 
-def _upsert_stmt(conn):
-    ins = dialect.insert(conn, r)
-    return ins.on_conflict_do_update(
-        index_elements=["meter_id", "grain", "customer_id", "bucket"],
-        set_=aggregation_sql.upsert_set(r, ins.excluded),  # per-column merge SQL, derived from the registry
-    )
+#: The rollup key: the primary key, and the order rows are written in.
+KEY = ("meter_id", "grain", "customer_id", "bucket")
+_DECIMALS = frozenset(c.name for c in r.c if isinstance(c.type, ExactDecimal))
 
 
-#: Rollup columns in the order of the rows :func:`write` builds (the key first: rows sort by it).
-COLUMNS = tuple(r.c.keys())
+def _upsert_stmt(conn, columns: tuple[str, ...]):
+    """The upsert of rows carrying ``columns`` (after the key): per-column merge SQL and the constants of the
+    other columns, derived from the registry (``aggregation_sql``)."""
+    ins = dialect.insert(conn, r).values({c: bindparam(c) if c in KEY or c in columns else aggregation_sql.neutral(c)
+                                          for c in r.c.keys()})
+    return ins.on_conflict_do_update(index_elements=list(KEY), set_=aggregation_sql.upsert_set(r, ins.excluded, columns))
 
 
-def write(conn, partials: dict[Key, Partial], distinct: set[tuple]) -> None:
-    if partials:
-        dec = dialect.decimal_param(conn)
-        rows = sorted(  # one lock order: no deadlocks (the key is unique: tuples compare on it alone)
-            (k[0], k[1], k[2], k[3], p.events, p.n, dec(p.sum), dec(p.min), dec(p.max), p.last_ts, p.last_seq,
-             dec(p.last_value), p.rejected)
-            for k, p in partials.items()
-        )
-        upsert.execute_many(conn, "rollup_upsert", lambda: _upsert_stmt(conn), rows, arrays=True, columns=COLUMNS)
-    if distinct:
+#: ``(rollup rows per column set, distinct rows)``: what :func:`rows` builds and :func:`write_rows` writes.
+Rows = tuple[list[tuple[tuple[str, ...], list[tuple]]], list[tuple]]
+
+
+def rows(conn, meters_by_name: dict[str, list[Meter]], partials: dict[Key, Partial], distinct: set[tuple]) -> Rows:
+    """The driver rows :func:`write_rows` writes, sorted by key (one lock order, no deadlocks): per column
+    set of the meters' members (``aggregation_sql.member_columns``), the key and those columns of each
+    partial; and the distinct values. Pure Python: the SQLite folder builds them before the write lock."""
+    order = {c: i for i, c in enumerate(r.c.keys())}  # columns in table order: the statement's, no reordering
+    sets: dict[str, tuple[str, ...]] = {}
+    for ms in meters_by_name.values():
+        for m in ms:
+            sets[m.id] = tuple(sorted(aggregation_sql.member_columns(m.agg), key=order.__getitem__))
+    groups: dict[tuple[str, ...], list[Key]] = {}
+    for meter_id, keys in groupby(sorted(partials), itemgetter(0)):  # a meter's keys are one sorted run
+        groups.setdefault(sets[meter_id], []).extend(keys)
+    dec = dialect.decimal_param(conn)
+    out = []
+    for columns in sorted(groups):
+        keys = groups[columns]
+        ps = list(map(partials.__getitem__, keys))
+        values = [map(dec, map(attrgetter(c), ps)) if c in _DECIMALS else map(attrgetter(c), ps) for c in columns]
+        out.append((columns, list(map(tuple.__add__, keys, zip(*values)))))  # column by column, no per-row Python
+    return out, sorted(distinct)
+
+
+def write_rows(conn, prepared: Rows) -> None:
+    """Upsert the rows of :func:`rows` (merged into the stored partials: one statement per column set) and
+    insert the distinct values."""
+    rollup_groups, distinct_rows = prepared
+    for columns, group in rollup_groups:
+        upsert.execute_many(conn, "rollup_upsert:" + ",".join(columns), lambda: _upsert_stmt(conn, columns), group,
+                            arrays=True, columns=KEY + columns)
+    if distinct_rows:
         upsert.execute_many(conn, "distinct_insert", lambda: dialect.insert(conn, meter_distinct).on_conflict_do_nothing(),
-                            sorted(distinct), columns=("meter_id", "grain", "customer_id", "bucket", "value"))
+                            distinct_rows, columns=("meter_id", "grain", "customer_id", "bucket", "value"))
+
+
+def write(conn, meters_by_name: dict[str, list[Meter]], partials: dict[Key, Partial], distinct: set[tuple]) -> None:
+    """Write the partials of :func:`accumulate` (over ``meters_by_name``)."""
+    write_rows(conn, rows(conn, meters_by_name, partials, distinct))
 
 
 def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[tuple[int, Event]]) -> None:
@@ -114,7 +146,7 @@ def apply_events(conn, meters_by_name: dict[str, list[Meter]], new_events: list[
     partials, distinct = accumulate(
         meters_by_name, ((seq, e.customer_id, e.event_name, e.ts_us, e.metadata) for seq, e in new_events)
     )
-    write(conn, partials, distinct)
+    write(conn, meters_by_name, partials, distinct)
 
 
 def backfill(conn, meter: Meter, chunk: int = 20_000, upto: int | None = None) -> int:
@@ -127,7 +159,7 @@ def backfill(conn, meter: Meter, chunk: int = 20_000, upto: int | None = None) -
         rows = events_repo.scan_by_seq(conn, meter.environment, meter.event_name, after, chunk, upto)
         if not rows:
             return total
-        write(conn, *accumulate(by_name, ((seq, cust, meter.event_name, ts, meta) for seq, cust, ts, meta in rows)))
+        write(conn, by_name, *accumulate(by_name, ((seq, cust, meter.event_name, ts, meta) for seq, cust, ts, meta in rows)))
         total += len(rows)
         after = rows[-1][0]
 

