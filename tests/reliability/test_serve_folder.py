@@ -25,14 +25,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _folder_pids(server_pid: int) -> list[int]:
-    """The server's spawned children running the fold loop (not multiprocessing's resource tracker)."""
+    """The server's children running the fold loop."""
     out = []
     for child in _children(server_pid):
         try:
             cmd = Path(f"/proc/{child}/cmdline").read_bytes()
         except FileNotFoundError:
             continue
-        if b"spawn_main" in cmd:
+        if b"meterbase.storage.fold_process" in cmd:
             out.append(child)
     return out
 
