@@ -61,7 +61,12 @@ def _start(tmp_path, name: str):
     store.create_meter(ENV, {"name": "Calls", "event_name": "api.call", "measurement_unit": "calls",
                              "aggregation": {"type": "count"}})
     proc, base = start_server(url, tmp_path / f"{name}.log", {"MB_FOLD_INTERVAL": "0.1"})
-    return store, key, proc, base
+    if not _wait(lambda: len(_folder_pids(proc.pid)) == 1, 20):
+        stop_server(proc)
+        store.close()
+        raise AssertionError("serve started no folder process")
+    (folder,) = _folder_pids(proc.pid)
+    return store, key, proc, base, folder
 
 
 def _ingest(base: str, key: str, prefix: str, n: int) -> None:
@@ -72,10 +77,8 @@ def _ingest(base: str, key: str, prefix: str, n: int) -> None:
 
 
 def test_serve_folds_in_its_own_process_and_stops_it(tmp_path):
-    store, key, proc, base = _start(tmp_path, "served")
+    store, key, proc, base, folder = _start(tmp_path, "served")
     try:
-        _wait(lambda: len(_folder_pids(proc.pid)) == 1, 20)
-        (folder,) = _folder_pids(proc.pid)
         _ingest(base, key, "a", 300)
         headers = {"Authorization": f"Bearer {key}"}
 
@@ -96,14 +99,12 @@ def test_serve_folds_in_its_own_process_and_stops_it(tmp_path):
 
 
 def test_a_killed_server_leaves_no_folder_behind(tmp_path):
-    store, key, proc, base = _start(tmp_path, "killed")
+    store, key, proc, base, folder = _start(tmp_path, "killed")
     try:
-        _wait(lambda: len(_folder_pids(proc.pid)) == 1, 20)
-        (folder,) = _folder_pids(proc.pid)
         _ingest(base, key, "a", 20)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        assert _wait(lambda: not _alive(folder), 10), f"an orphaned folder kept running: {Path(f'/proc/{folder}/stat').read_text()}"
+        assert _wait(lambda: not _alive(folder), 10), "an orphaned folder kept running"
     finally:
         if proc.poll() is None:
             stop_server(proc)
