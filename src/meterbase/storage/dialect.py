@@ -52,8 +52,9 @@ def allocate_seqs(conn, events_table: Table, n: int) -> list[int]:
         return []
     if is_postgresql(conn):
         # one row holding an array: a thousand seqs cost one small answer, not a thousand rows
+        # the sequence is looked up once per statement (a scalar subquery), not once per value
         (values,) = conn.exec_driver_sql(
-            "SELECT array_agg(v ORDER BY v) FROM (SELECT nextval(pg_get_serial_sequence('events', 'seq')) AS v "
+            "SELECT array_agg(v ORDER BY v) FROM (SELECT nextval((SELECT pg_get_serial_sequence('events', 'seq'))) AS v "
             "FROM generate_series(1, %(n)s)) AS s", {"n": n}).one()
         return list(values)
     # SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so MAX(seq) cannot move under us

@@ -72,4 +72,13 @@ def make_engines(url: str | None = None) -> tuple[Engine, Engine]:
     if is_sqlite(url):
         return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        from .events_repo import STAGING_DDL
+
+        with dbapi_conn.cursor() as cur:
+            cur.execute(STAGING_DDL)  # the session's staging table of event batches (see events_repo)
+        dbapi_conn.commit()
+
     return engine, engine

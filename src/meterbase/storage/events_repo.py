@@ -35,8 +35,11 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
              ev.fingerprint, now_us)
             for seq, ev in zip(seqs, first.values())]  # seq follows submission order ("last" breaks ties by it)
     rows.sort(key=_by_event_id)  # insert in one lock order: concurrent batches never deadlock
-    res = conn.exec_driver_sql(_insert_sql(conn), rows)
-    if res.rowcount == len(rows):  # every row was new: nothing to read back
+    if dialect.is_postgresql(conn):
+        count = _insert_pg(conn, rows)
+    else:
+        count = conn.exec_driver_sql(_insert_sql(conn), rows).rowcount
+    if count == len(rows):  # every row was new: nothing to read back
         inserted = {r[2]: r[0] for r in rows}
     else:
         inserted = _stored(conn, environment, seqs)
@@ -92,6 +95,28 @@ def _by_event_id(row: tuple) -> str:
 
 
 _COLUMNS = ("seq", "environment", "event_id", "customer_id", "event_name", "ts", "metadata", "fingerprint", "ingested_at")
+
+
+#: PostgreSQL: a batch is COPied into this session's temporary table, then moved with one
+#: ``INSERT … SELECT … ON CONFLICT DO NOTHING``: one statement instead of a thousand pipelined ones
+#: (measured on the events table and its indexes: 39-43 -> 26-27 ms per 1,000 events; binary
+#: ``unnest`` arrays 31 ms, text arrays 55 ms). Created when the engine opens a connection
+#: (``storage.engine``): a session-level table, so no PgBouncer transaction pooling in front of meterbase.
+STAGING_DDL = ("CREATE TEMP TABLE IF NOT EXISTS events_in (seq bigint, environment text, event_id text, customer_id text, "
+               "event_name text, ts bigint, metadata text, fingerprint text, ingested_at bigint) ON COMMIT DELETE ROWS")
+_STAGE = f"COPY events_in ({', '.join(_COLUMNS)}) FROM STDIN"
+_MOVE = (f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM events_in ORDER BY event_id "
+         "ON CONFLICT (environment, event_id) DO NOTHING")
+
+
+def _insert_pg(conn, rows: list[tuple]) -> int:
+    """Insert ``rows`` (sorted by event id: the one lock order) through the staging table; the number inserted."""
+    with conn.connection.dbapi_connection.cursor() as cur:  # the transaction's own psycopg connection
+        with cur.copy(_STAGE) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(_MOVE)
+        return cur.rowcount
 
 
 def _insert_sql(conn) -> str:

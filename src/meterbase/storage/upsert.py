@@ -49,7 +49,8 @@ def _unnest_sql(conn, key: str, build) -> tuple[str, list[str]]:
                     continue
                 name, cast = param.groups()
                 names.append(name)
-                parts.append(f"%({name})s::{cast or stmt.table.c[name].type.compile(dialect=conn.dialect)}[]")
+                # %b: the arrays go in binary (no text array literal for the server to parse and unescape)
+                parts.append(f"%({name})b::{cast or stmt.table.c[name].type.compile(dialect=conn.dialect)}[]")
                 select.append(f"u.c{len(parts)}")
             if len(parts) == len(select):
                 return f"SELECT * FROM unnest({', '.join(parts)})"
