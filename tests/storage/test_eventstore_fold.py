@@ -188,11 +188,8 @@ def test_ingest_threads_with_a_running_folder_always_read_exact_counts(store):
 
 
 def _racing_read(store, monkeypatch, race):
-    """Run ``race()`` once, between a fold's read of its chunk and its write (SQLite folds read outside the
-    write lock; PostgreSQL reads inside the fold lock, which a meter's creation or another folder waits for,
-    so there the race cannot happen)."""
-    if store.write_engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL reads the chunk inside the fold lock: no race to test")
+    """Run ``race()`` once, between a fold's read of its chunk and its write (both backends read the chunk
+    outside the lock that the write takes)."""
     real = folding.read_chunk
     done: list = []
     started: list = []

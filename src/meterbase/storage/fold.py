@@ -13,10 +13,10 @@ Ingest writes only events (the durable log). Folding one chunk of an environment
    order), add the chunk's event names to ``event_names``, and set the watermark to the last seq read,
    or to the high water when the chunk ran dry.
 
-On SQLite (one writer for everything, ingest included) steps 2-3's reading and accumulating, down to the
-sorted driver rows of the upserts, happen in a read snapshot before the write transaction, which then
-only checks the watermark and the meters are unchanged and runs the statements (:func:`_fold_sqlite`):
-the write lock is held for the upserts alone.
+Steps 2-3's reading and accumulating, down to the sorted driver rows of the upserts, happen before the
+write transaction, which then only checks the watermark and the meters are unchanged and runs the
+statements (:func:`fold_environment`): the write lock (SQLite, which ingest waits for) or the fold lock
+(PostgreSQL, which usage reads wait for) is held for the upserts alone.
 
 So the rollups always hold exactly the events with ``seq <= watermark``; a crash rolls the chunk back
 whole and folding again adds nothing twice. Usage reads (``storage.usage``) add the raw events after
@@ -34,6 +34,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 
 import orjson
 from sqlalchemy import func, select, update
@@ -144,32 +145,52 @@ def _claim_path(store) -> str | None:
     return url.database + "-fold.lock"
 
 
-def _fold_sqlite(store, environment: str, claim: str, max_events: int) -> int:
-    """SQLite: read and accumulate the chunk in a read snapshot, then take the one write lock only to write.
+def _claimed(claim: str | None):
+    """SQLite on a file: an ``flock`` on ``claim`` (folders of several processes take turns, so they never
+    read the same chunk twice); otherwise nothing (PostgreSQL folders recheck under the fold lock)."""
+    if claim is None:
+        return nullcontext()
+    return _flock(claim)
 
-    The write lock (which every ingest waits for) is held for the rollup writes alone, not for reading
-    and folding the events. Folders of several processes take turns on an ``flock`` on ``claim``, so
-    they never fold the same chunk twice. In the write transaction the chunk is checked: if the
-    watermark or the environment's meters moved since the snapshot (another folder, a new meter, whose
-    backfill stops at the watermark), the chunk is folded again inside the lock, as on PostgreSQL.
-    Events committed after the snapshot have larger seqs (one writer at a time), so the watermark set
-    from the snapshot never passes an event the chunk did not read.
-    """
-    fd = os.open(claim, os.O_RDWR | os.O_CREAT, 0o644)
+
+@contextmanager
+def _flock(path: str):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def fold_environment(store, environment: str, upto: int, max_events: int = CHUNK) -> int:
+    """Fold one chunk of ``environment`` (events with ``seq <= upto``): read and accumulate it outside any
+    lock, then take the fold lock only to write it. Returns the events read.
+
+    The lock that matters is held for the rollup writes alone: on SQLite the one write lock (which every
+    ingest waits for), on PostgreSQL the exclusive fold lock (which usage reads wait for). In the write
+    transaction the chunk is checked: if the watermark or the environment's meters moved since it was read
+    (another folder, a new meter, whose backfill stops at the watermark), the chunk is folded again inside
+    the lock. The chunk never passes ``upto`` (SQLite: one writer at a time, so events committed after the
+    read have larger seqs; PostgreSQL: every event at or below the high water was committed before the
+    read began), so the watermark set from it never passes an event it did not read.
+    """
+    with _claimed(_claim_path(store)):
         with store.read() as conn:
             mark = watermark(conn, environment)
+            if upto <= mark:
+                return 0
             by_name = meters_repo.meters_by_event_name(conn, environment)
-            chunk = read_chunk(conn, environment, mark, 2**62, max_events, by_name)
+            chunk = read_chunk(conn, environment, mark, upto, max_events, by_name)
         with store.write() as conn:
+            if dialect.is_postgresql(conn):
+                dialect.lock_timeout(conn, LOCK_TIMEOUT_MS)
+                locks.fold_exclusive(conn, environment)
             now = store.now()
             if _lock_watermark(conn, environment, now) != mark \
                     or meters_repo.meters_by_event_name(conn, environment) != by_name:
-                return fold_chunk(conn, environment, 2**62, now, max_events)
+                return fold_chunk(conn, environment, upto, now, max_events)
             return _write_chunk(conn, environment, chunk, mark, now)
-    finally:
-        os.close(fd)  # releases the flock
 
 
 def fold(store, environment: str | None = None, max_events: int = CHUNK) -> int:
@@ -184,16 +205,8 @@ def fold(store, environment: str | None = None, max_events: int = CHUNK) -> int:
         envs = [env for env in envs if events_repo.latest_seq(conn, env) > watermark(conn, env)]
     total = 0
     for env in envs:
-        upto = high_water(store, env)
         try:
-            claim = _claim_path(store)
-            if claim is not None:
-                total += _fold_sqlite(store, env, claim, max_events)
-                continue
-            with store.write() as conn:
-                dialect.lock_timeout(conn, LOCK_TIMEOUT_MS)
-                locks.fold_exclusive(conn, env)
-                total += fold_chunk(conn, env, upto, store.now(), max_events)
+            total += fold_environment(store, env, high_water(store, env), max_events)
         except DBAPIError as exc:
             if not dialect.is_postgresql(store.write_engine):
                 raise
@@ -212,19 +225,27 @@ def fold_all(store, environment: str | None = None, max_events: int = CHUNK) -> 
 
 
 class Folder:
-    """A daemon thread folding every ``interval`` seconds (at once again while chunks come back full)."""
+    """Folds every ``interval`` seconds, at once again while chunks come back full: in a daemon thread of a
+    server process (:meth:`start`), or driving a process of its own (``storage.fold_process``, :meth:`run`).
 
-    def __init__(self, store, interval: float = 0.5, max_events: int = CHUNK):
+    While chunks come back full (the folder is behind) each round's chunk doubles, up to
+    ``GROWTH`` times ``max_events``: a larger chunk holds more events of the same meter, customer and hour,
+    so it writes fewer rollup rows per event; back to ``max_events`` once a chunk comes back short.
+    """
+
+    GROWTH = 4
+
+    def __init__(self, store, interval: float = 0.5, max_events: int = CHUNK, stop: threading.Event | None = None):
         self.store = store
         self.interval = interval
         self.max_events = max_events
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> "Folder":
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="meterbase-folder", daemon=True)
+            self._thread = threading.Thread(target=self.run, name="meterbase-folder", daemon=True)
             self._thread.start()
         return self
 
@@ -241,13 +262,20 @@ class Folder:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self, keep_going=lambda: True, after_round=lambda n: None) -> None:
+        """Fold rounds until :meth:`stop` or ``keep_going()`` is false; ``after_round(events folded)`` after
+        each (a failed round is logged and retried: reads stay exact meanwhile)."""
+        size = self.max_events
+        while not self._stop.is_set() and keep_going():
             n = 0
             if not self._paused.is_set():
                 try:
-                    n = fold(self.store, max_events=self.max_events)
+                    n = fold(self.store, max_events=size)
+                    after_round(n)
                 except Exception:  # noqa: BLE001 - a failed round is retried; reads stay exact meanwhile
                     log.exception("fold round failed")
-            if n < self.max_events:
+            if n < size:
+                size = self.max_events
                 self._stop.wait(self.interval)
+            else:
+                size = min(2 * size, self.GROWTH * self.max_events)

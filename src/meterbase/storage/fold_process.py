@@ -49,29 +49,25 @@ def run(url: str, interval: float, stop: threading.Event | None = None, parent: 
     from . import fold
     from .store import Store
 
-    stop = stop or threading.Event()
+    folder = fold.Folder(Store(url), interval, stop=stop)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the supervisor's stop
+        signal.signal(signal.SIGTERM, lambda *_: folder.stop())  # the supervisor's stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
-    store = Store(url)
     frames = CHECKPOINT_PAGES
+
+    def after_round(n: int) -> None:
+        nonlocal frames
+        if frames >= CHECKPOINT_PAGES or n == 0:
+            found = checkpoint(folder.store)
+            frames = found[0] - found[1] if found else 0
+        else:
+            frames += n  # about a WAL page per event ingested
+
     try:
         # a server killed outright leaves no orphan folding (its pid was passed: it may be gone before we start)
-        while not stop.is_set() and (parent is None or os.getppid() == parent):
-            n = 0
-            try:
-                n = fold.fold(store)
-                if frames >= CHECKPOINT_PAGES or n == 0:
-                    found = checkpoint(store)
-                    frames = found[0] - found[1] if found else 0
-                else:
-                    frames += n  # about a WAL page per event ingested
-            except Exception:  # noqa: BLE001 - a failed round is retried; reads stay exact meanwhile
-                log.exception("fold round failed")
-            if n < fold.CHUNK:
-                stop.wait(interval)
+        folder.run(keep_going=lambda: parent is None or os.getppid() == parent, after_round=after_round)
     finally:
-        store.close()
+        folder.store.close()
 
 
 class FolderProcess:
