@@ -303,7 +303,7 @@ def run(cfg: IngestConfig, log=print) -> Section:
     sec.notes.append("events/s counts every event sent in the timed window (incl. ~1% replays); 'stored' is the exact row count "
                      "after the run and equals unique ids sent; day rollups of unfiltered meters equal stored counts per name.")
     sec.notes.append("unfolded: events stored but not yet in the rollups when the clients stopped (the server's folder "
-                     "process folds every 0.5 s; usage reads stay exact meanwhile by reading that tail raw).")
+                     "process folds every second; usage reads stay exact meanwhile by reading that tail raw).")
     sec.notes.append("the load generator shares the machine's cores with the server.")
     sec.notes.append("ratio: events/s over the storage floor measured in this run with the same kind of 1000-event bodies "
                      "(floor: minimal table + one (customer, name, ts) index, one durable transaction per body; see bench/floor.py).")

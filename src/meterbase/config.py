@@ -28,7 +28,7 @@ class Settings:
     #: Seconds between the folder's rounds (events -> rollups, ``storage.fold``): ``meterbase serve`` runs
     #: them in its folder process (``storage.fold_process``), an app built by ``create_app`` in a thread;
     #: 0 runs no folder (another process, or ``meterbase events fold``, must then fold).
-    fold_interval: float = 0.5
+    fold_interval: float = 1.0
     #: Largest usage answer, in cells (rows × windows; a row per customer or metadata group): above it
     #: a usage query is refused (422 usage_too_large) before it runs. 0 disables the bound.
     max_usage_cells: int = 100_000

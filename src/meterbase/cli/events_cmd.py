@@ -1,7 +1,7 @@
 """``meterbase events``: the event store's folder, run once or in a loop, and how far behind it is.
 
 A server folds events into rollups in a process of its own (``storage.fold_process``; ``MB_FOLD_INTERVAL``,
-default 0.5 s). Where
+default 1 s). Where
 servers run with ``MB_FOLD_INTERVAL=0`` (or after a bulk load), ``meterbase events fold`` catches up; usage
 answers are exact either way (rollups up to the watermark plus the raw events after it).
 """

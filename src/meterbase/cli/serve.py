@@ -1,7 +1,7 @@
 """``meterbase serve``: run the HTTP API (and dashboard) with uvicorn.
 
 Beside the workers runs one folder process (``storage.fold_process``: events -> rollups every
-``MB_FOLD_INTERVAL`` seconds, default 0.5; ``0`` runs none, leaving folding to ``meterbase events fold``);
+``MB_FOLD_INTERVAL`` seconds, default 1; ``0`` runs none, leaving folding to ``meterbase events fold``);
 the workers themselves then fold nothing. Slow clients are bounded (``api.http_server``): headers within ``--header-timeout`` (``MB_HEADER_TIMEOUT``,
 10 s), idle kept-alive connections closed after 5 s, the body within ``MB_BODY_READ_TIMEOUT`` (30 s).
 """

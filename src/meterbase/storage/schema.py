@@ -46,6 +46,7 @@ events = Table(
     UniqueConstraint("environment", "event_id", name="uq_events_env_event_id"),
     Index("ix_events_env_customer_name_ts", "environment", "customer_id", "event_name", "ts"),
     Index("ix_events_env_ts", "environment", "ts"),
+    Index("ix_events_env_seq", "environment", "seq"),  # latest_seq in one probe (appended in seq order)
 )
 
 meters = Table(
