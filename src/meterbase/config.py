@@ -29,6 +29,11 @@ class Settings:
     #: them in its folder process (``storage.fold_process``), an app built by ``create_app`` in a thread;
     #: 0 runs no folder (another process, or ``meterbase events fold``, must then fold).
     fold_interval: float = 1.0
+    #: Set by ``meterbase serve`` for its workers when it runs a folder process (``MB_FOLDER_PROCESS=1``).
+    folder_process: bool = False
+    #: Most events an environment may have waiting for the folder: past it, ingest waits for the folder
+    #: (up to 5 s, then 429 ingest_backlog). Only where a folder runs; 0 disables the bound.
+    max_unfolded: int = 100_000
     #: Largest usage answer, in cells (rows × windows; a row per customer or metadata group): above it
     #: a usage query is refused (422 usage_too_large) before it runs. 0 disables the bound.
     max_usage_cells: int = 100_000
@@ -45,5 +50,7 @@ class Settings:
             auth_failure_rps=float(os.environ.get("MB_AUTH_FAILURE_RPS", cls.auth_failure_rps)),
             auth_failure_burst=int(os.environ.get("MB_AUTH_FAILURE_BURST", cls.auth_failure_burst)),
             fold_interval=float(os.environ.get("MB_FOLD_INTERVAL", cls.fold_interval)),
+            folder_process=os.environ.get("MB_FOLDER_PROCESS", "") == "1",
+            max_unfolded=int(os.environ.get("MB_MAX_UNFOLDED", cls.max_unfolded)),
             max_usage_cells=int(os.environ.get("MB_MAX_USAGE_CELLS", cls.max_usage_cells)),
         )

@@ -41,3 +41,15 @@ class Unauthorized(MeterbaseError):
 class Forbidden(MeterbaseError):
     status = 403
     code = "forbidden"
+
+
+class Backlogged(MeterbaseError):
+    """Too much waits for a background worker (the folder): nothing was done; retry after ``retry_after`` s."""
+
+    status = 429
+    code = "ingest_backlog"
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message, "events")
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

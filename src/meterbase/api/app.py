@@ -44,6 +44,8 @@ def build_api(store: Store | None = None, settings: Settings | None = None) -> F
     app.state.auth_failures = RateLimiter(settings.auth_failure_rps, settings.auth_failure_burst)
     if settings.fold_interval > 0:  # a serving process folds events into rollups (storage.fold), off the ack path
         app.router.on_startup.append(lambda: store.start_folder(settings.fold_interval))
+    if settings.fold_interval > 0 or settings.folder_process:  # a folder drains the tail: bound it (storage.backlog)
+        store.bound_backlog(settings.max_unfolded)
     errors.install(app)
     docs.install(app)
     app.add_middleware(RejectNulInUrl)

@@ -10,7 +10,8 @@ field}``) and, per status, the codes a route can answer with an example each.
 * :data:`BODY_TOO_LARGE` -- ``413 payload_too_large``: a body above ``MB_MAX_BODY_BYTES`` (any route);
 * :data:`USAGE_BOUNDS` -- ``422 usage_too_large``: the answer would exceed ``MB_MAX_USAGE_CELLS`` cells;
 * :data:`UNBILLABLE` -- ``422 unbillable_quantity``: a period whose usage no price can take;
-* :data:`METER_BOUNDS` -- ``422 validation_error`` naming a meter definition's field and its bound.
+* :data:`METER_BOUNDS` -- ``422 validation_error`` naming a meter definition's field and its bound;
+* :data:`INGEST_BACKLOG` -- ``429 ingest_backlog``: more than ``MB_MAX_UNFOLDED`` events await the folder.
 
 Use :func:`with_errors` on a route's ``answers(...)`` kwargs: ``**with_errors(answers(M), USAGE_BOUNDS)``.
 """
@@ -69,6 +70,17 @@ METER_BOUNDS = error(
          "message names the field and the bound); nothing was stored",
     ("validation_error", "name is longer than 255 characters", "name"),
     ("validation_error", "description is longer than 1000 characters", "description"))
+
+
+INGEST_BACKLOG = error(
+    429, "rate_limited: the key's rate limit; or ingest_backlog: more than MB_MAX_UNFOLDED (default 100,000) "
+         "events of the environment still await the folder after the request waited 5 s for it (storage.backlog); "
+         "nothing was stored: retry after Retry-After seconds (a batch is idempotent)",
+    ("ingest_backlog", "ingest backlog: 183,000 events of live await the folder, more than MB_MAX_UNFOLDED (100,000) "
+                       "after waiting 5 s; nothing was stored, retry the batch (it is idempotent)", "events"),
+    ("rate_limited", "rate limit exceeded for this key (1000 requests/s, burst 2000); retry after 1 s",
+     "authorization"))
+INGEST_BACKLOG[429]["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
 def with_errors(route_kwargs: dict, *errors: dict) -> dict:

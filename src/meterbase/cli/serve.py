@@ -60,4 +60,5 @@ def _start_folder():
     os.environ["MB_FOLD_INTERVAL"] = "0"  # read by every worker's Settings: no folder thread there
     if interval <= 0:
         return None
+    os.environ["MB_FOLDER_PROCESS"] = "1"  # the workers bound the unfolded tail (MB_MAX_UNFOLDED)
     return FolderProcess(os.environ["MB_DATABASE_URL"], interval).start()

@@ -19,6 +19,7 @@ from ..timeutil import Clock, now_us, system_clock
 from ..eventstore import IngestResult
 from . import dialect, fold, keys_repo, locks, meters_repo, migrate, usage
 from .engine import is_sqlite, make_engines
+from .backlog import Backlog
 from .group_commit import GroupCommitter
 from .retry import retry_transaction
 from .sql_event_store import SqlEventStore, event_store_for
@@ -51,6 +52,7 @@ class Store:
         #: The event store (``meterbase.eventstore.EventStore``): events, fold, usage reads.
         self.events = SqlEventStore(self)
         self._folder: fold.Folder | None = None
+        self._backlog: Backlog | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     def init_schema(self, migrate_schema: bool | None = None) -> None:
@@ -108,8 +110,17 @@ class Store:
 
     # -- events -------------------------------------------------------------------------------
     def ingest(self, environment: str, raw_events: Any) -> IngestResult:
-        """Validate a whole batch, then store it in one transaction (the folder rolls it up later)."""
-        return self.ingest_events(environment, validate_batch(raw_events, self.now()))
+        """Validate a whole batch, then store it in one transaction (the folder rolls it up later); with a
+        bounded backlog (:meth:`bound_backlog`), first wait while too many events await the folder."""
+        events = validate_batch(raw_events, self.now())
+        if self._backlog is not None:
+            self._backlog.admit(environment)
+        return self.ingest_events(environment, events)
+
+    def bound_backlog(self, max_unfolded: int) -> None:
+        """Ingest waits, then answers 429, while more than ``max_unfolded`` events await the folder
+        (``storage.backlog``; only where a folder runs). 0 removes the bound."""
+        self._backlog = Backlog(self, max_unfolded) if max_unfolded > 0 else None
 
     def ingest_events(self, environment: str, batch: list[Event]) -> IngestResult:
         if self._committer is not None:

@@ -17,7 +17,7 @@ from ..auth import Principal, principal, writer
 from ..deps import MAX_PAGE, events_of, instant_param, json_body, store
 from ..schemas import DodoEventPage, DodoIngestResult, DodoMeterPage, EventOut, MeterCreate, MeterOut, MeterUpdate, \
     answers, ingest_body_schema
-from ..error_docs import METER_BOUNDS, with_errors
+from ..error_docs import INGEST_BACKLOG, METER_BOUNDS, with_errors
 from ..serialize import event_json, meter_json
 
 router = APIRouter(tags=["dodo-compatible"])
@@ -35,7 +35,7 @@ def _page(page_number: int, page_size: int) -> tuple[int, int]:
 
 
 @router.post("/events/ingest", openapi_extra={"requestBody": ingest_body_schema()}, summary="Ingest ≤ 1000 events",
-             **answers(DodoIngestResult))
+             **with_errors(answers(DodoIngestResult), INGEST_BACKLOG))
 async def ingest(request: Request, p: Principal = Depends(writer)):
     body = await json_body(request)
     result = await run_in_threadpool(store(request).ingest, p.environment, events_of(body))

@@ -15,7 +15,7 @@ from ...usage_limits import bounded_usage
 from ..deps import MAX_OFFSET, events_of, instant_param, json_body, store
 from ..schemas import EventOut, EventPage, FoldStatus, IngestResult, MeterCreate, MeterOut, MeterPage, MeterUpdate, UsageOut, \
     answers, ingest_body_schema
-from ..error_docs import METER_BOUNDS, USAGE_BOUNDS, with_errors
+from ..error_docs import INGEST_BACKLOG, METER_BOUNDS, USAGE_BOUNDS, with_errors
 from ..serialize import event_json, meter_json, usage_json
 
 router = APIRouter(prefix="/v1", tags=["native"])
@@ -27,7 +27,7 @@ def _bid(request: Request) -> str:
 
 
 @router.post("/events/ingest", openapi_extra={"requestBody": ingest_body_schema()}, summary="Ingest a batch of ≤ 1000 events",
-             **answers(IngestResult))
+             **with_errors(answers(IngestResult), INGEST_BACKLOG))
 async def ingest(request: Request, p: Principal = Depends(writer)):
     """Idempotent on ``event_id``: replays are counted as duplicates (same content) or conflicts
     (different content) and never stored twice. The reply is sent only after the batch commits."""
