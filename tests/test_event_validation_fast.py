@@ -14,7 +14,10 @@ text = st.one_of(st.text(max_size=12), st.sampled_from(["", " ", "a\x00", "\ud80
 scalar = st.one_of(text, st.integers(min_value=-2**70, max_value=2**70), st.booleans(),
                    st.floats(allow_nan=True, allow_infinity=True), st.none(), st.lists(st.integers(), max_size=2))
 stamp = st.one_of(st.none(), st.sampled_from(["2025-03-01T11:00:00Z", "2025-03-01T11:00:00.5+02:00", "1999-01-01T00:00:00Z",
-                                              "2030-01-01T00:00:00Z", "not a time", "2025-03-01"]), st.integers())
+                                              "2030-01-01T00:00:00Z", "not a time", "2025-03-01",
+                                              "2025-03-01T11:00:00.123456Z", "2025-03-01 11:00:00Z", "2025-03-01T11:00:00z",
+                                              "Z", "2025-03-01T11:00:00+00:00", "2025-03-01T11:00:00", "20250301T110000Z",
+                                              "2025-03-01T11:00:00-00:30Z"]), st.integers())
 event = st.fixed_dictionaries(
     {"event_id": text, "customer_id": text, "event_name": text},
     optional={"timestamp": stamp, "metadata": st.one_of(st.none(), st.dictionaries(text, scalar, max_size=4), st.just([])),

@@ -42,7 +42,7 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
     if count == len(rows):  # every row was new: nothing to read back
         inserted = {r[2]: r[0] for r in rows}
     else:
-        inserted = _stored(conn, environment, seqs)
+        inserted = _stored(conn, rows)
     result.ingested = len(inserted)
     result.new_events = sorted(((seq, first[eid]) for eid, seq in inserted.items()), key=lambda p: p[0])
     replayed = [eid for eid in first if eid not in inserted]
@@ -58,20 +58,24 @@ def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> In
     return result
 
 
-def _stored(conn, environment: str, seqs: list[int]) -> dict[str, int]:
-    """``event_id -> seq`` of the rows this transaction just inserted with ``seqs``.
+def _stored(conn, rows: list[tuple]) -> dict[str, int]:
+    """``event_id -> seq`` of ``rows`` (``(seq, env, event_id, …)``) that this transaction just inserted.
 
-    The insert goes through the driver's executemany (no RETURNING, no per-row bind processing), so
-    what was new is read back by seq: the seqs were allocated to this transaction alone, and a row
-    holding one of them is ours (on PostgreSQL other transactions' seqs can fall inside the range,
-    hence the membership test).
+    The insert reports only how many rows were new, so which ones is read back by seq: the seqs were
+    allocated to this transaction alone, and a stored row holding one of them is ours (on PostgreSQL other
+    transactions' seqs can fall inside the range, hence the membership test). Only the seqs are read, through
+    the driver's cursor (no row objects): a batch with one replayed id reads 999 integers.
     """
-    mine = set(seqs)
     p = dialect.placeholder(conn)
-    # by the seq range alone (the primary key / rowid): no plan may prefer an index over the environment
-    rows = conn.exec_driver_sql(f"SELECT seq, event_id FROM events WHERE seq >= {p} AND seq <= {p}",
-                                (seqs[0], seqs[-1])).fetchall()
-    return {event_id: seq for seq, event_id in rows if seq in mine}
+    lo, hi = min(r[0] for r in rows), max(r[0] for r in rows)
+    cur = conn.connection.dbapi_connection.cursor()  # sqlite3's cursor is no context manager
+    try:
+        # by the seq range alone (the primary key / rowid): no plan may prefer an index over the environment
+        cur.execute(f"SELECT seq FROM events WHERE seq >= {p} AND seq <= {p}", (lo, hi))
+        present = {seq for (seq,) in cur.fetchall()}
+    finally:
+        cur.close()
+    return {r[2]: r[0] for r in rows if r[0] in present}
 
 
 def _fingerprints(conn, environment: str, event_ids: list[str]) -> dict[str, str]:
