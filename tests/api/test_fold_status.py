@@ -1,4 +1,4 @@
-"""``GET /v1/event-store/watermark``: the folder's progress, per the key's mode."""
+"""``GET /v1/event-store/watermark``: the folder's progress, per the key's mode, and the backlog bound."""
 
 from __future__ import annotations
 
@@ -8,15 +8,46 @@ from meterbase.api import create_app
 from meterbase.config import Settings
 
 
-def test_watermark_route_reports_folded_and_latest_seq(store):
+def client_for(store, settings: Settings) -> TestClient:
     token, _ = store.create_key("rw", "test_mode")
-    client = TestClient(create_app(store, Settings(database_url=store.url, fold_interval=0)))
+    client = TestClient(create_app(store, settings))
     client.headers["Authorization"] = f"Bearer {token}"
-    client.post("/v1/events/ingest", json={"events": [
-        {"event_id": f"e{i}", "customer_id": "c", "event_name": "job", "timestamp": "2025-03-01T12:00:00Z"} for i in range(3)]})
+    return client
+
+
+def ingest(client, n: int, prefix: str = "e") -> None:
+    r = client.post("/v1/events/ingest", json={"events": [
+        {"event_id": f"{prefix}{i}", "customer_id": "c", "event_name": "job", "timestamp": "2025-03-01T12:00:00Z"}
+        for i in range(n)]})
+    assert r.status_code == 200, r.text
+
+
+def test_watermark_route_reports_folded_and_latest_seq(store):
+    client = client_for(store, Settings(database_url=store.url, fold_interval=0))  # no folder here: no bound
+    ingest(client, 3)
     r = client.get("/v1/event-store/watermark")
     assert r.status_code == 200, r.text
-    assert r.json() == {"environment": "test_mode", "folded_seq": 0, "latest_seq": 3}
+    assert r.json() == {"environment": "test_mode", "folded_seq": 0, "latest_seq": 3, "unfolded": 3, "max_unfolded": None}
     store.fold()
-    assert client.get("/v1/event-store/watermark").json() == {"environment": "test_mode", "folded_seq": 3, "latest_seq": 3}
-    assert "/v1/event-store/watermark" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/v1/event-store/watermark").json() == {
+        "environment": "test_mode", "folded_seq": 3, "latest_seq": 3, "unfolded": 0, "max_unfolded": None}
+    doc = client.get("/openapi.json").json()
+    assert "/v1/event-store/watermark" in doc["paths"]
+    fields = doc["components"]["schemas"]["FoldStatus"]["properties"]
+    assert "latest_seq - folded_seq" in fields["unfolded"]["description"]
+    assert "MB_MAX_UNFOLDED" in fields["max_unfolded"]["description"]
+    assert "429 ingest_backlog" in fields["max_unfolded"]["description"]
+
+
+def test_watermark_route_reports_the_bound_where_a_folder_runs(store):
+    client = client_for(store, Settings(database_url=store.url, fold_interval=0, folder_process=True, max_unfolded=5))
+    assert store.backlog_bound == 5
+    ingest(client, 4)
+    assert client.get("/v1/event-store/watermark").json() == {
+        "environment": "test_mode", "folded_seq": 0, "latest_seq": 4, "unfolded": 4, "max_unfolded": 5}
+    ingest(client, 3, "f")  # 4 waiting is within the bound: admitted, and now 7 wait (past it)
+    assert client.get("/v1/event-store/watermark").json() == {
+        "environment": "test_mode", "folded_seq": 0, "latest_seq": 7, "unfolded": 7, "max_unfolded": 5}
+    store.fold()
+    assert client.get("/v1/event-store/watermark").json() == {
+        "environment": "test_mode", "folded_seq": 7, "latest_seq": 7, "unfolded": 0, "max_unfolded": 5}

@@ -122,6 +122,11 @@ class Store:
         (``storage.backlog``; only where a folder runs). 0 removes the bound."""
         self._backlog = Backlog(self, max_unfolded) if max_unfolded > 0 else None
 
+    @property
+    def backlog_bound(self) -> int | None:
+        """The bound :meth:`bound_backlog` set (events awaiting the folder past which ingest waits), or None."""
+        return self._backlog.bound if self._backlog is not None else None
+
     def ingest_events(self, environment: str, batch: list[Event]) -> IngestResult:
         if self._committer is not None:
             return self._committer.submit((environment, batch))

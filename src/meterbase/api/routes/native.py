@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFound, ValidationError
+from ...eventstore.status import fold_status as folder_lag
 from ...timeutil import from_us, now_us, to_us
 from ..auth import Principal, customer_reader, own_customer, principal, writer
 from ...usage_limits import bounded_usage
@@ -90,8 +91,9 @@ def list_events(
 @router.get("/event-store/watermark", summary="The fold watermark: how far events are folded into rollups",
             **answers(FoldStatus))
 def fold_status(request: Request, p: Principal = Depends(principal)):
-    """Usage answers include every acknowledged event whether or not it is folded; this shows the folder's lag."""
-    return store(request).watermark(p.environment)
+    """Usage answers include every acknowledged event whether or not it is folded; this shows the folder's lag
+    (the events waiting for it) and the ingest backlog bound this server enforces."""
+    return folder_lag(store(request), p.environment)
 
 
 @router.get("/events/{event_id}", summary="Retrieve one event", **answers(EventOut))
