@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
 from ..errors import NotFound, ValidationError
+from ..eventstore.status import fold_status
 from ..meters.aggregations import REGISTRY
 from ..storage import dashboard_queries as q
 from ..storage.keys_repo import ENVIRONMENTS
@@ -306,7 +307,7 @@ def events_page(request: Request, s: UiSession = Depends(page_session)):
     rejections = [(m, stats[m.id].rejected) for m in all_meters if m.id in stats and stats[m.id].rejected]
     return render(
         request, "events.html", s, active="events", f=f, items=items, next_url=next_url, error=error, names=names,
-        meters=all_meters, meter=meter, rejections=rejections, total=total,
+        meters=all_meters, meter=meter, rejections=rejections, total=total, fold=fold_status(store, env),
         from_value=local_input(parse_when(f["from"], "from")) if f["from"] and not error else f["from"],
         to_value=local_input(parse_when(f["to"], "to")) if f["to"] and not error else f["to"],
         first_page=not p.get("cursor"), newest_url="/ui/events?" + urlencode({k: v for k, v in f.items() if v}),
