@@ -4,6 +4,7 @@ server on the demo dataset. Each page is screenshotted to test-output/dashboard/
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -179,9 +180,23 @@ def test_customer_page_shows_the_api_usage_figure(page, demo_server, shots):
     page.screenshot(path=str(shots / "customer-demo.png"), full_page=True)
 
 
-def test_events_explorer_filters(page, shots):
+def test_events_explorer_filters(page, demo_server, shots):
     page.goto("/ui/events")
     assert page.locator("[data-table=events] tbody tr").count() == 50
+    # the folder's line: the server's folder process runs, so its bound applies; once the API says it caught up,
+    # the page says so too
+    fold = page.locator("[data-fold-status]")
+    expect(fold).to_be_visible()
+    assert re.fullmatch(r"Folder: folded up to seq [\d,]+ · (up to date|[\d,]+ events? waiting) \(bound 100,000\)",
+                        " ".join(fold.inner_text().split()))
+    with demo_server.api() as c:
+        deadline = time.monotonic() + 30
+        while (w := c.get("/v1/event-store/watermark").json())["unfolded"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert w["unfolded"] == 0 and w["max_unfolded"] == 100_000, w
+    page.goto("/ui/events")
+    expect(fold).to_have_attribute("data-fold-status", "up-to-date")
+    assert " ".join(fold.inner_text().split()) == f"Folder: folded up to seq {w['folded_seq']:,} · up to date (bound 100,000)"
     page.fill("input[name=customer_id]", "cus_globex")
     page.select_option("select[name=event_name]", "ai.tokens")
     page.click("#events-form button[type=submit]")
