@@ -34,7 +34,7 @@ def test_watermark_route_reports_folded_and_latest_seq(store):
     doc = client.get("/openapi.json").json()
     assert "/v1/event-store/watermark" in doc["paths"]
     fields = doc["components"]["schemas"]["FoldStatus"]["properties"]
-    assert "latest_seq - folded_seq" in fields["unfolded"]["description"]
+    assert "This mode's events after folded_seq" in fields["unfolded"]["description"]
     assert "MB_MAX_UNFOLDED" in fields["max_unfolded"]["description"]
     assert "429 ingest_backlog" in fields["max_unfolded"]["description"]
 
@@ -51,3 +51,21 @@ def test_watermark_route_reports_the_bound_where_a_folder_runs(store):
     store.fold()
     assert client.get("/v1/event-store/watermark").json() == {
         "environment": "test_mode", "folded_seq": 7, "latest_seq": 7, "unfolded": 0, "max_unfolded": 5}
+
+
+def test_unfolded_counts_only_this_modes_events(store):
+    """Both modes share one seq order: live_mode's events between test_mode's are not test_mode's tail."""
+    client = client_for(store, Settings(database_url=store.url, fold_interval=0))
+    ingest(client, 3)
+    store.fold()
+    live_token, _ = store.create_key("rw", "live_mode")
+    for i in range(5):
+        r = client.post("/v1/events/ingest", headers={"Authorization": f"Bearer {live_token}"}, json={"events": [
+            {"event_id": f"live{i}", "customer_id": "c", "event_name": "job", "timestamp": "2025-03-01T12:00:00Z"}]})
+        assert r.status_code == 200, r.text
+    ingest(client, 1, prefix="late")
+    w = client.get("/v1/event-store/watermark").json()
+    assert w["latest_seq"] - w["folded_seq"] > 1  # the seqs in between are live_mode's
+    assert w["unfolded"] == 1
+    live = client.get("/v1/event-store/watermark", headers={"Authorization": f"Bearer {live_token}"}).json()
+    assert live["unfolded"] == 5

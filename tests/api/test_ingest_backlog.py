@@ -38,7 +38,7 @@ def test_past_the_bound_ingest_is_refused_and_nothing_is_stored(store, monkeypat
     assert r.headers["Retry-After"] == "1"
     body = r.json()
     assert body["code"] == "ingest_backlog"
-    assert "4 events of live_mode await the folder, more than MB_MAX_UNFOLDED (3)" in body["message"]
+    assert body["message"].startswith("ingest backlog: more than MB_MAX_UNFOLDED (3) events of live_mode await the folder")
     assert store.watermark("live_mode") == {"environment": "live_mode", "folded_seq": 0, "latest_seq": 4}
     r = client.post("/events/ingest", json=_batch("b", 2))  # the Dodo route: the same bound
     assert r.status_code == 429 and r.json()["code"] == "ingest_backlog"
@@ -46,6 +46,20 @@ def test_past_the_bound_ingest_is_refused_and_nothing_is_stored(store, monkeypat
     time.sleep(0.06)  # past the recheck interval: the tail is measured again
     assert client.post("/v1/events/ingest", json=_batch("b", 2)).json()["ingested_count"] == 2
     assert store.watermark("live_mode")["latest_seq"] == 6
+
+
+def test_a_test_mode_backlog_never_holds_live_mode_back(store, monkeypatch):
+    client = _client(store, monkeypatch, max_unfolded=3)  # its key is live_mode
+    test_token, _ = store.create_key("rw", "test_mode")
+    as_test = {"Authorization": f"Bearer {test_token}"}
+    assert client.post("/v1/events/ingest", json=_batch("t", 10), headers=as_test).status_code == 200
+    time.sleep(0.06)
+    assert client.post("/v1/events/ingest", json=_batch("u", 1), headers=as_test).status_code == 429  # test_mode: 10 > 3
+    r = client.post("/v1/events/ingest", json=_batch("l", 2))  # live_mode: 0 of its own waiting
+    assert r.status_code == 200 and r.json()["ingested_count"] == 2, r.text
+    time.sleep(0.06)
+    assert client.post("/v1/events/ingest", json=_batch("m", 1)).status_code == 200  # 2 waiting: within 3
+    assert client.get("/v1/event-store/watermark").json()["unfolded"] == 3
 
 
 def test_a_waiting_ingest_goes_through_when_the_folder_catches_up(store, monkeypatch):

@@ -11,9 +11,15 @@ from meterbase.storage.backlog import Backlog
 class FakeStore:
     """A watermark that moves as the test says; counts its reads."""
 
-    def __init__(self, latest: int, folded: int):
+    def __init__(self, latest: int, folded: int, own: int | None = None):
         self.latest, self.folded, self.reads = latest, folded, 0
+        self.own = own  # this mode's events after the watermark (None: every seq in between is one)
+        self.counts = 0
         self.on_read = None
+
+    def unfolded(self, environment: str, cap: int) -> int:
+        self.counts += 1
+        return min(cap, self.latest - self.folded if self.own is None else self.own)
 
     def watermark(self, environment: str) -> dict:
         self.reads += 1
@@ -61,7 +67,7 @@ def test_past_the_wait_the_request_is_refused_with_retry_after():
         _backlog(store, clock).admit("live_mode")
     err = info.value
     assert (err.status, err.code, err.headers) == (429, "ingest_backlog", {"Retry-After": "1"})
-    assert "4,000 events of live_mode await the folder, more than MB_MAX_UNFOLDED (1,000)" in err.message
+    assert err.message.startswith("ingest backlog: more than MB_MAX_UNFOLDED (1,000) events of live_mode await the folder")
     assert clock.t == pytest.approx(102.0)  # waited max_wait
 
 
@@ -76,3 +82,16 @@ def test_the_watermark_is_read_at_most_once_per_recheck_interval():
     assert store.reads == 2
     b.admit("test_mode")  # each environment its own tail
     assert store.reads == 3
+
+
+def test_the_other_modes_events_do_not_count():
+    """Seqs are shared by the modes: 4,000 seqs after the watermark, of which 10 are this mode's events."""
+    clock, store = Clock(), FakeStore(latest=5000, folded=1000, own=10)
+    _backlog(store, clock).admit("live_mode")
+    assert clock.t == 100.0 and store.counts == 1  # counted once, admitted at once
+
+
+def test_within_the_bound_nothing_is_counted():
+    clock, store = Clock(), FakeStore(latest=1500, folded=1000)
+    _backlog(store, clock).admit("live_mode")
+    assert store.counts == 0  # latest - folded (an upper bound) already says so

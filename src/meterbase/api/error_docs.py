@@ -76,7 +76,7 @@ INGEST_BACKLOG = error(
     429, "rate_limited: the key's rate limit; or ingest_backlog: more than MB_MAX_UNFOLDED (default 100,000) "
          "events of the environment still await the folder after the request waited 5 s for it (storage.backlog); "
          "nothing was stored: retry after Retry-After seconds (a batch is idempotent)",
-    ("ingest_backlog", "ingest backlog: 183,000 events of live await the folder, more than MB_MAX_UNFOLDED (100,000) "
+    ("ingest_backlog", "ingest backlog: more than MB_MAX_UNFOLDED (100,000) events of live_mode await the folder "
                        "after waiting 5 s; nothing was stored, retry the batch (it is idempotent)", "events"),
     ("rate_limited", "rate limit exceeded for this key (1000 requests/s, burst 2000); retry after 1 s",
      "authorization"))

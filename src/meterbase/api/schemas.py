@@ -242,9 +242,8 @@ class FoldStatus(BaseModel):
     folded_seq: int = Field(description="Every event up to this seq is in the meter rollups.")
     latest_seq: int = Field(description="The largest event seq stored; the events after folded_seq are read raw.")
     unfolded: int = Field(description=(
-        "latest_seq - folded_seq, never negative: the tail awaiting the folder, the number the ingest backlog "
-        "bound compares with max_unfolded. It counts seqs (both modes share one seq order, which may skip "
-        "values), so it is at most, not exactly, the number of this mode's events waiting; 0: up to date."))
+        "This mode's events after folded_seq: the tail awaiting the folder, the number the ingest backlog bound "
+        "compares with max_unfolded; exact up to 1,000,000 (a larger tail shows as 1,000,000); 0: up to date."))
     max_unfolded: Optional[int] = Field(description=(
         "The ingest backlog bound this server enforces (MB_MAX_UNFOLDED, where a folder runs): while unfolded "
         "is above it, ingest waits for the folder, then answers 429 ingest_backlog. null: this server enforces "

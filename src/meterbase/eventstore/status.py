@@ -1,9 +1,9 @@
 """The folder's lag as every surface shows it: ``GET /v1/event-store/watermark``, the dashboard's events
 page and ``meterbase events status`` all read :func:`fold_status`.
 
-``unfolded`` is the tail ``latest_seq - folded_seq`` (never negative), the measure the ingest backlog
-bound compares with ``MB_MAX_UNFOLDED`` (``storage.backlog``). It counts seqs: both modes share one seq
-order and seqs may skip values, so it is at most, not exactly, the number of the mode's events waiting.
+``unfolded`` is the number of the mode's own events after its watermark, exact up to :data:`STATUS_CAP`
+(both modes share one seq order, so ``latest_seq - folded_seq`` alone would count the other mode's events
+too); the ingest backlog bound (``storage.backlog``) compares the same count with ``MB_MAX_UNFOLDED``.
 ``max_unfolded`` is the bound the process that asks enforces (``Store.backlog_bound``): ``None`` where
 it enforces none (no folder runs beside it, or ``MB_MAX_UNFOLDED=0``; the CLI never does).
 """
@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..storage.store import Store
 
+#: The most events a status counts (through ``(environment, seq)``): a larger tail shows as this many.
+STATUS_CAP = 1_000_000
+
 
 def fold_status(store: "Store", environment: str) -> dict:
     """``{"environment", "folded_seq", "latest_seq", "unfolded", "max_unfolded"}`` for ``environment``."""
     w = store.watermark(environment)
-    return {**w, "unfolded": max(0, w["latest_seq"] - w["folded_seq"]), "max_unfolded": store.backlog_bound}
+    unfolded = store.unfolded(environment, STATUS_CAP) if w["latest_seq"] > w["folded_seq"] else 0
+    return {**w, "unfolded": unfolded, "max_unfolded": store.backlog_bound}

@@ -13,7 +13,7 @@ from .schema import events as t
 from . import dialect, sequences
 
 __all__ = ["IngestResult", "insert_events", "get_event", "list_events", "count_events", "scan", "scan_by_seq",
-           "scan_tail", "events_after", "fold_rows", "latest_seq"]
+           "scan_tail", "events_after", "fold_rows", "latest_seq", "count_after"]
 
 
 def insert_events(conn, environment: str, batch: list[Event], now_us: int) -> IngestResult:
@@ -286,6 +286,13 @@ def fold_rows(conn, environment: str, after: int, upto: int, limit: int) -> list
     sql = (f"SELECT seq, customer_id, event_name, ts, metadata FROM {source} WHERE {cond} AND seq <= :upto AND "
            "environment = :env ORDER BY seq LIMIT :limit")
     return conn.execute(text(sql), {"after": after, "upto": upto, "env": environment, "limit": limit}).all()
+
+
+def count_after(conn, environment: str, after: int, cap: int) -> int:
+    """The events of ``environment`` with ``seq > after``, counted up to ``cap`` through ``(environment, seq)``
+    (its cost follows the smaller of the two, never the events stored)."""
+    sql = "SELECT count(*) FROM (SELECT 1 FROM events WHERE environment = :env AND seq > :after LIMIT :cap) AS tail"
+    return conn.execute(text(sql), {"env": environment, "after": after, "cap": cap}).scalar_one()
 
 
 def latest_seq(conn, environment: str) -> int:

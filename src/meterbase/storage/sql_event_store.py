@@ -59,6 +59,9 @@ class SqlEventStore:
     def watermark(self, conn, environment: str) -> int:
         return fold.watermark(conn, environment)
 
+    def unfolded(self, conn, environment: str, cap: int) -> int:
+        return events_repo.count_after(conn, environment, fold.watermark(conn, environment), cap)
+
     def fold(self, environment: str | None = None, max_events: int = fold.CHUNK) -> int:
         if self.store is None:
             raise RuntimeError("fold() needs the event store of a Store (Store.events)")

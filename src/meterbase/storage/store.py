@@ -200,6 +200,11 @@ class Store:
             return {"environment": environment, "folded_seq": self.events.watermark(conn, environment),
                     "latest_seq": self.events.latest_seq(conn, environment)}
 
+    def unfolded(self, environment: str, cap: int) -> int:
+        """``environment``'s events awaiting the folder, counted up to ``cap``."""
+        with self.read() as conn:
+            return self.events.unfolded(conn, environment, cap)
+
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
             return self.events.get_event(conn, environment, event_id)
