@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8080
 DB ?= sqlite:///var/meterbase.db
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 .PHONY: run test install dev bench clean
 
