@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from meterbase.events.validate import validate_batch
+from meterbase.storage.group_commit import GroupCommitter
 
 
 def _batch(store, prefix: str, n: int, dup_of: str | None = None):
@@ -106,8 +109,6 @@ def test_a_committer_serves_again_after_close_and_in_a_forked_child():
     inherits the committer but not its thread) gets its own instead of waiting forever."""
     import os
 
-    from meterbase.storage.group_commit import GroupCommitter
-
     c = GroupCommitter(lambda items: [item * 2 for item in items])
     assert c.submit(21) == 42
     c.close()
@@ -122,3 +123,31 @@ def test_a_committer_serves_again_after_close_and_in_a_forked_child():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     c.close()
+
+
+def test_items_arriving_while_the_gate_is_held_elsewhere_join_one_group():
+    """The gate stands for another process's write: the writer takes its group only once past it."""
+    gate = threading.Lock()
+    groups: list[list[int]] = []
+
+    def write_group(items):
+        groups.append(list(items))
+        return [i * 10 for i in items]
+
+    committer = GroupCommitter(write_group, gate=lambda: gate)
+    results: dict[int, int] = {}
+    gate.acquire()  # someone else is writing
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, committer.submit(i))) for i in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 5
+        while committer._queue.qsize() < 2 and time.monotonic() < deadline:  # the writer holds the first item
+            time.sleep(0.01)
+    finally:
+        gate.release()
+    for t in threads:
+        t.join(5)
+    committer.close()
+    assert results == {0: 0, 1: 10, 2: 20}
+    assert len(groups) == 1 and sorted(groups[0]) == [0, 1, 2]

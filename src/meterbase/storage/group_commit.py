@@ -9,6 +9,10 @@ are paid once per group instead of per request.
 If a group's transaction fails, its items are retried one transaction each, so one failing item
 cannot fail the others.
 
+``gate`` (optional) is entered before the group is taken and left after it is written: with the
+cross-process writer lock as the gate (file SQLite), the items that arrive while this process waits for
+another process's write join the group, instead of waiting for a transaction of their own.
+
 The writer thread starts on the first ``submit`` (an unused committer costs nothing), and again in a
 forked child, which inherits the committer but not its thread.
 """
@@ -19,15 +23,18 @@ import os
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Any, Callable
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager
 
 _STOP = object()
 
 
 class GroupCommitter:
     def __init__(self, write_group: Callable[[list[Any]], list[Any]], max_size: int = 10_000,
-                 size: Callable[[Any], int] = lambda item: 1, name: str = "meterbase-group-commit"):
+                 size: Callable[[Any], int] = lambda item: 1, name: str = "meterbase-group-commit",
+                 gate: Callable[[], ContextManager] | None = None):
         self._write_group = write_group
+        self._gate = gate or nullcontext
         self._max_size = max_size
         self._size = size
         self._name = name
@@ -78,15 +85,16 @@ class GroupCommitter:
             first = self._queue.get()
             if first is _STOP:
                 return
-            group = self._take_group(first)
-            try:
-                results = self._write_group([item for item, _ in group])
-            except Exception:  # noqa: BLE001 - isolate the failing item: one transaction each
-                for item, fut in group:
-                    try:
-                        fut.set_result(self._write_group([item])[0])
-                    except Exception as exc:  # noqa: BLE001
-                        fut.set_exception(exc)
-                continue
+            with self._gate():  # the group is taken once the gate is passed: what queued meanwhile joins it
+                group = self._take_group(first)
+                try:
+                    results = self._write_group([item for item, _ in group])
+                except Exception:  # noqa: BLE001 - isolate the failing item: one transaction each
+                    for item, fut in group:
+                        try:
+                            fut.set_result(self._write_group([item])[0])
+                        except Exception as exc:  # noqa: BLE001
+                            fut.set_exception(exc)
+                    continue
             for (_, fut), result in zip(group, results):
                 fut.set_result(result)

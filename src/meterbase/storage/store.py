@@ -178,7 +178,8 @@ class Store:
     def enable_group_commit(self, max_events: int = 10_000) -> None:
         """Route ingest through one writer thread that commits concurrent batches together (servers)."""
         if self._committer is None:
-            self._committer = GroupCommitter(self._write_group, max_events, size=lambda item: len(item[1]))
+            self._committer = GroupCommitter(self._write_group, max_events, size=lambda item: len(item[1]),
+                                             gate=self._writer_lock.held if self._writer_lock else None)
 
     def start_folder(self, interval: float = 0.5) -> fold.Folder:
         """Fold events into rollups in a daemon thread of this process (servers; idempotent)."""
