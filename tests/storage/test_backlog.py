@@ -9,7 +9,7 @@ from meterbase.storage.backlog import Backlog
 
 
 class FakeStore:
-    """A watermark that moves as the test says; counts its reads."""
+    """A watermark that moves as the test says; counts its reads and the counts of a mode's own events."""
 
     def __init__(self, latest: int, folded: int, own: int | None = None):
         self.latest, self.folded, self.reads = latest, folded, 0
@@ -17,15 +17,17 @@ class FakeStore:
         self.counts = 0
         self.on_read = None
 
-    def unfolded(self, environment: str, cap: int) -> int:
-        self.counts += 1
-        return min(cap, self.latest - self.folded if self.own is None else self.own)
-
-    def watermark(self, environment: str) -> dict:
+    def fold_lag(self, environment: str, cap: int, count_above: int = 0) -> dict:
         self.reads += 1
         if self.on_read:
             self.on_read(self)
-        return {"environment": environment, "folded_seq": self.folded, "latest_seq": self.latest}
+        upper = self.latest - self.folded
+        if upper > count_above:
+            self.counts += 1
+            unfolded = min(cap, upper if self.own is None else self.own)
+        else:
+            unfolded = upper
+        return {"environment": environment, "folded_seq": self.folded, "latest_seq": self.latest, "unfolded": unfolded}
 
 
 class Clock:

@@ -105,9 +105,9 @@ class EventStore(Protocol):
     def watermark(self, conn: Any, environment: str) -> int:
         """The seq up to which events are folded into rollups."""
 
-    def unfolded(self, conn: Any, environment: str, cap: int) -> int:
-        """The environment's events after its watermark, counted up to ``cap`` (seqs are shared by the modes
-        and may skip values, so ``latest_seq - watermark`` is only an upper bound)."""
+    def count_after(self, conn: Any, environment: str, after: int, cap: int) -> int:
+        """The environment's events with ``seq > after``, counted up to ``cap`` (seqs are shared by the modes
+        and may skip values, so ``latest_seq - after`` is only an upper bound)."""
 
     def fold(self, environment: str | None = None, max_events: int = 50_000) -> int:
         """Fold one chunk per environment (all when ``None``) in its own transaction; events folded."""

@@ -21,6 +21,4 @@ STATUS_CAP = 1_000_000
 
 def fold_status(store: "Store", environment: str) -> dict:
     """``{"environment", "folded_seq", "latest_seq", "unfolded", "max_unfolded"}`` for ``environment``."""
-    w = store.watermark(environment)
-    unfolded = store.unfolded(environment, STATUS_CAP) if w["latest_seq"] > w["folded_seq"] else 0
-    return {**w, "unfolded": unfolded, "max_unfolded": store.backlog_bound}
+    return {**store.fold_lag(environment, STATUS_CAP), "max_unfolded": store.backlog_bound}

@@ -48,10 +48,7 @@ class Backlog:
             seen = self._seen.get(environment)
         if seen is not None and now - seen[0] < self.recheck:
             return seen[1]
-        w = self.store.watermark(environment)
-        tail = max(0, w["latest_seq"] - w["folded_seq"])
-        if tail > self.bound:
-            tail = self.store.unfolded(environment, self.bound + 1)
+        tail = self.store.fold_lag(environment, self.bound + 1, count_above=self.bound)["unfolded"]
         with self._lock:
             self._seen[environment] = (now, tail)
         return tail

@@ -59,8 +59,8 @@ class SqlEventStore:
     def watermark(self, conn, environment: str) -> int:
         return fold.watermark(conn, environment)
 
-    def unfolded(self, conn, environment: str, cap: int) -> int:
-        return events_repo.count_after(conn, environment, fold.watermark(conn, environment), cap)
+    def count_after(self, conn, environment: str, after: int, cap: int) -> int:
+        return events_repo.count_after(conn, environment, after, cap)
 
     def fold(self, environment: str | None = None, max_events: int = fold.CHUNK) -> int:
         if self.store is None:

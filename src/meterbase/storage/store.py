@@ -201,10 +201,16 @@ class Store:
             return {"environment": environment, "folded_seq": self.events.watermark(conn, environment),
                     "latest_seq": self.events.latest_seq(conn, environment)}
 
-    def unfolded(self, environment: str, cap: int) -> int:
-        """``environment``'s events awaiting the folder, counted up to ``cap``."""
+    def fold_lag(self, environment: str, cap: int, count_above: int = 0) -> dict:
+        """:meth:`watermark` and ``unfolded``, the events awaiting the folder, in one read: counted (up to
+        ``cap``) when ``latest_seq - folded_seq``, an upper bound since the modes share one seq order, is
+        above ``count_above``; otherwise that upper bound itself."""
         with self.read() as conn:
-            return self.events.unfolded(conn, environment, cap)
+            folded = self.events.watermark(conn, environment)
+            latest = self.events.latest_seq(conn, environment)
+            upper = max(0, latest - folded)
+            unfolded = self.events.count_after(conn, environment, folded, cap) if upper > count_above else upper
+        return {"environment": environment, "folded_seq": folded, "latest_seq": latest, "unfolded": unfolded}
 
     def get_event(self, environment: str, event_id: str) -> dict | None:
         with self.read() as conn:
