@@ -18,16 +18,19 @@ Use :func:`with_errors` on a route's ``answers(...)`` kwargs: ``**with_errors(an
 
 from __future__ import annotations
 
-from .schemas import ErrorBody
+from .schemas import RETRY_AFTER, ErrorBody
 
 
 def _example(code: str, message: str, field: str | None) -> dict:
     return {"summary": code, "value": {"code": code, "message": message, "field": field}}
 
 
-def error(status: int, description: str, *examples: tuple[str, str, str | None]) -> dict:
-    """A documented error answer: the shared ``ErrorBody`` schema and one example per ``(code, message, field)``."""
+def error(status: int, description: str, *examples: tuple[str, str, str | None], headers: dict | None = None) -> dict:
+    """A documented error answer: the shared ``ErrorBody`` schema, one example per ``(code, message, field)``
+    and the ``headers`` it carries."""
     out: dict = {"model": ErrorBody, "description": description}
+    if headers:
+        out["headers"] = headers
     if examples:
         named: dict = {}
         for code, msg, fld in examples:  # keyed by code: usage_too_large, validation_error, validation_error_2, ...
@@ -79,8 +82,8 @@ INGEST_BACKLOG = error(
     ("ingest_backlog", "ingest backlog: more than MB_MAX_UNFOLDED (100,000) events of live_mode await the folder "
                        "after waiting 5 s; nothing was stored, retry the batch (it is idempotent)", "events"),
     ("rate_limited", "rate limit exceeded for this key (1000 requests/s, burst 2000); retry after 1 s",
-     "authorization"))
-INGEST_BACKLOG[429]["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+     "authorization"),
+    headers=RETRY_AFTER)
 
 
 def with_errors(route_kwargs: dict, *errors: dict) -> dict:

@@ -220,6 +220,9 @@ def _error(description: str, headers: dict | None = None) -> dict:
     return out
 
 
+#: The header of a 429 answer.
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+
 #: Error answers any route may give (OpenAPI ``responses`` of the app; 5xx are bugs, never documented).
 ERROR_RESPONSES: dict = {
     400: _error("Malformed request (invalid JSON, NaN/Infinity, bad UTF-8, nesting too deep)"),
@@ -230,8 +233,7 @@ ERROR_RESPONSES: dict = {
     409: _error("Conflicts with the current state"),
     413: _error("Request body larger than MB_MAX_BODY_BYTES"),
     422: _error("Invalid input; nothing was stored"),
-    429: _error("Rate limit of this key exceeded", {"Retry-After": {
-        "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}),
+    429: _error("Rate limit of this key exceeded", RETRY_AFTER),
 }
 
 
